@@ -1,0 +1,35 @@
+# make demo  — create/refresh .venv, install everything, run the default recipe end to end
+# make test  — same environment plus dev tools, run the test suite (CI runs this via .ci/run)
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+# torch first and pinned: 2.13.0 is a local CPU wheel here; an unpinned torch pulls GBs of CUDA.
+TORCH  := torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/edgedistill run
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# everything, including the slow full-recipe test (~3 min)
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(PY) benchmarks/kd_vs_scratch.py
+
+clean:
+	rm -rf $(VENV) runs dist build *.egg-info

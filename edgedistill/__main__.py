@@ -1,0 +1,6 @@
+"""python -m edgedistill"""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()

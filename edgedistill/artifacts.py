@@ -1,0 +1,83 @@
+"""Frozen receipts passed between stages, and the atomic file writes behind them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a stage wrote: where it is, what it is, what made it and from what."""
+
+    name: str  # stable key in report.json, e.g. "student-int8.onnx"
+    path: Path
+    kind: str  # "onnx" | "coreml" | "safetensors" | "npz" | ...
+    sha256: str
+    bytes: int
+    produced_by: str  # stage name, e.g. "export.onnx"
+    inputs: tuple[str, ...] = ()  # names of the artifacts it was made from
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, root: Path | None = None) -> dict[str, Any]:
+        """JSON form; the path is relative to `root` (the run folder) when given."""
+        d = asdict(self)
+        d["path"] = str(self.path.relative_to(root) if root else self.path)
+        d["inputs"] = list(self.inputs)
+        return d
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of every file under a directory (sorted, path-salted)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def size_path(path: Path) -> int:
+    """Bytes of a file, or of all files under a directory (an .mlpackage)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def receipt(name: str, path: Path, kind: str, produced_by: str, inputs=(), **meta) -> Artifact:
+    """Make the frozen receipt for a file that has just been written."""
+    return Artifact(name, Path(path), kind, sha256_path(Path(path)), size_path(Path(path)),
+                    produced_by, tuple(inputs), dict(meta))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then rename: readers never see half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of atomic_write_bytes (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Pretty, key-sorted JSON, written atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")

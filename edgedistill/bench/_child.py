@@ -1,0 +1,112 @@
+"""Child process: load one ONNX file in onnxruntime and measure it. Imports no torch.
+
+Run as `python -m edgedistill.bench._child SPEC.json`; prints one JSON object on stdout.
+Peak memory is this process's own VmHWM, read from /proc/self/status: a fresh process per
+measurement, so nothing from the parent (torch, training) is counted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _peak_rss_bytes() -> int:
+    kb = _status_kb("VmHWM")
+    if kb is not None:
+        return kb * 1024
+    import psutil  # non-Linux fallback: the child's own peak working set where psutil has it
+
+    info = psutil.Process().memory_info()
+    return int(getattr(info, "peak_wset", info.rss))
+
+
+_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+           "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+def _synth(inp, batch: int, shapes: dict) -> np.ndarray:
+    """Random input of the model's declared type; dynamic dims: batch first, else --shape, else 1."""
+    dims = shapes.get(inp.name) or [batch if i == 0 and not isinstance(d, int) else (d if isinstance(d, int) else 1)
+                                    for i, d in enumerate(inp.shape)]
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(dims).astype(_DTYPES.get(inp.type, np.float32))
+
+
+def _timed(sess, feed, n: int) -> list[int]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        sess.run(None, feed)
+        out.append(time.perf_counter_ns() - t)
+    return out
+
+
+def measure(spec: dict) -> dict:
+    """Session create, first run, warm latency, throughput, accuracy, peak memory of one file."""
+    import onnxruntime as ort
+
+    baseline = (_status_kb("VmRSS") or 0) * 1024
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = spec["threads"]
+    t = time.perf_counter_ns()
+    sess = ort.InferenceSession(spec["model"], so, providers=["CPUExecutionProvider"])
+    create_ns = time.perf_counter_ns() - t
+    inputs = sess.get_inputs()
+    data = np.load(spec["data"], allow_pickle=False) if spec.get("data") else None
+    lat, thr = spec["latency"], spec["throughput"]
+
+    def feed(batch):
+        if data is not None and len(inputs) == 1:
+            rows = np.resize(data["x"], (batch, *data["x"].shape[1:]))  # repeats rows if batch > N
+            return {inputs[0].name: rows.astype(_DTYPES.get(inputs[0].type, np.float32))}
+        return {i.name: _synth(i, batch, spec.get("shapes", {})) for i in inputs}
+
+    one = feed(lat["batch"])
+    first_ns = _timed(sess, one, 1)[0]
+    _timed(sess, one, lat["warmup"])  # discarded: caches, allocator arenas, thread-pool spin-up
+    times, start = [], time.perf_counter()
+    while len(times) < lat["runs"] or time.perf_counter() - start < lat["min_seconds"]:
+        times += _timed(sess, one, 10)
+    many = feed(thr["batch"])
+    _timed(sess, many, 2)
+    t = time.perf_counter_ns()
+    _timed(sess, many, thr["runs"])
+    throughput = thr["batch"] * thr["runs"] / ((time.perf_counter_ns() - t) / 1e9)
+    result = {"session_create_ns": create_ns, "first_run_ns": first_ns, "latency_ns": times,
+              "throughput_per_s": throughput, "baseline_rss_bytes": baseline, "threads": spec["threads"],
+              "ort_version": ort.__version__}
+    if data is not None and "y" in data.files:
+        x = data["x"]
+        preds = np.concatenate([sess.run(None, {inputs[0].name: x[i:i + 256]})[0].argmax(1)
+                                for i in range(0, len(x), 256)])
+        result["accuracy"] = float((preds == data["y"]).mean())
+        if "teacher_pred" in data.files:
+            result["agreement"] = float((preds == data["teacher_pred"]).mean())
+        result["eval_samples"] = int(len(x))
+    result["peak_rss_bytes"] = _peak_rss_bytes()
+    return result
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        spec = json.load(fh)
+    try:
+        print(json.dumps(measure(spec)))
+    except Exception as exc:  # the parent turns this into a one-line error naming the file
+        print(json.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}))
+        sys.exit(3)

@@ -1,0 +1,82 @@
+"""onnxruntime native on this host: one fresh child process per (file, profile) measurement."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import InputFileError, StageError
+from ..results import Figure, Measurement
+from .stats import summarize_ns
+
+
+def check_onnx_file(path: Path) -> None:
+    """Reject (exit 3) a file that is missing or not a loadable ONNX model, before spawning anything."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(str(path), "no such file", "check the path")
+    try:
+        onnx.checker.check_model(onnx.load(str(path)))
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputFileError(str(path), f"not a valid ONNX model ({first})",
+                             "re-export it, or check the download is complete") from None
+
+
+def file_measurements(artifact: str, path: Path) -> list[Measurement]:
+    """Device-independent figures: raw and gzip size (what a browser or app store ships)."""
+    raw = Path(path).read_bytes()
+    return [Measurement(artifact, None, "size", Figure(len(raw), "B")),
+            Measurement(artifact, None, "gzip_size", Figure(len(gzip.compress(raw, 9, mtime=0)), "B"))]
+
+
+def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None,
+              timeout: float = 600) -> dict:
+    """Measure `path` under `profile` in a child process; return the child's raw JSON."""
+    spec = {"model": str(Path(path).resolve()), "threads": profile.threads, "data": str(data) if data else None,
+            "latency": profile.latency.model_dump(), "throughput": profile.throughput.model_dump(),
+            "shapes": shapes or {}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(spec, fh)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "edgedistill.bench._child", fh.name],
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    out = json.loads(lines[-1]) if lines else {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    if "error" in out:
+        raise InputFileError(str(path), f"onnxruntime could not run it: {out['error']}")
+    if proc.returncode != 0:
+        raise StageError(f"benchmark child for {path} exited {proc.returncode}")
+    return out
+
+
+def bench(artifact: str, path: Path, profile, data: Path | None = None, shapes: dict | None = None) -> list[Measurement]:
+    """All figures for one file on one profile (how = the profile's `how`)."""
+    raw = run_child(path, profile, data, shapes)
+    s = summarize_ns(raw["latency_ns"])
+    how, dev = profile.how, profile.name
+
+    def m(metric, value, unit):
+        return Measurement(artifact, dev, metric, Figure(value, unit, how))
+
+    out = [m("session_create_ms", raw["session_create_ns"] / 1e6, "ms"),
+           m("first_run_ms", raw["first_run_ns"] / 1e6, "ms"),
+           m("p50_ms", s["p50_ms"], "ms"), m("p90_ms", s["p90_ms"], "ms"), m("p99_ms", s["p99_ms"], "ms"),
+           m("mean_ms", s["mean_ms"], "ms"), m("latency_cv", 100 * s["cv"], "%"),
+           m("latency_runs", s["runs"], "runs"),
+           m("throughput", raw["throughput_per_s"], "samples/s"),
+           m("peak_memory", raw["peak_rss_bytes"], "B"),
+           m("baseline_memory", raw["baseline_rss_bytes"], "B")]
+    if "accuracy" in raw:
+        out.append(m("accuracy", 100 * raw["accuracy"], "%"))
+    if "agreement" in raw:
+        out.append(m("agreement", 100 * raw["agreement"], "%"))
+    return out

@@ -1,0 +1,60 @@
+"""Bench stage: every ONNX artifact of a run on every device in the recipe, side by side."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import atomic_write_bytes
+from ..devices import load_profile
+from ..results import Figure, Measurement
+from . import ort_native
+
+TEACHER = "teacher-fp32.onnx"
+
+
+def write_eval_set(path: Path, x: np.ndarray, y: np.ndarray, teacher_pred: np.ndarray | None) -> Path:
+    """The arrays the child process evaluates: x (N, ...), y (N,), teacher_pred (N,) class ids."""
+    buf = io.BytesIO()
+    arrays = {"x": x.astype(np.float32), "y": y.astype(np.int64)}
+    if teacher_pred is not None:
+        arrays["teacher_pred"] = teacher_pred.astype(np.int64)
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> list[Measurement]:
+    """Measure each ONNX artifact on each device; add sizes and the accuracy drop vs the teacher."""
+    import torch
+
+    from ..distill.train import predict_logits
+
+    ds = trained.dataset
+    teacher_pred = predict_logits(trained.teacher, torch.from_numpy(ds.x_test)).argmax(1).numpy()
+    eval_set = write_eval_set(out / "eval.npz", ds.x_test, ds.y_test, teacher_pred)
+    onnx_files = [a for a in artifacts.values() if a.kind == "onnx"]
+    measurements = [m for a in artifacts.values() for m in ort_native.file_measurements(a.name, a.path)
+                    if a.kind == "onnx"]
+    measurements += [Measurement(a.name, None, "size", Figure(a.bytes, "B")) for a in artifacts.values()
+                     if a.kind != "onnx"]
+    for device in recipe.bench.devices:
+        profile = load_profile(device)
+        with reporter.task(f"bench {device}", len(onnx_files)) as advance:
+            for a in onnx_files:
+                measurements += ort_native.bench(a.name, a.path, profile, eval_set)
+                advance(file=a.name)
+    return measurements + accuracy_drops(measurements, TEACHER)
+
+
+def accuracy_drops(measurements: list[Measurement], teacher: str) -> list[Measurement]:
+    """teacher accuracy − artifact accuracy, in percentage points, per device (same runtime, same data)."""
+    acc = {(m.artifact, m.device): m.figure for m in measurements if m.metric == "accuracy"}
+    out = []
+    for (artifact, device), fig in acc.items():
+        ref = acc.get((teacher, device))
+        if ref is not None and artifact != teacher:
+            out.append(Measurement(artifact, device, "accuracy_drop", Figure(ref.value - fig.value, "pp", fig.how)))
+    return out

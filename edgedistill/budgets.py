@@ -1,0 +1,120 @@
+"""Budgets file: a flat list of `[[check]]` tables, size-limit style, parsed into frozen Checks.
+
+    [[check]]
+    artifact = "student-int8-qdq.onnx"
+    device   = "host-cpu"          # omit for size metrics
+    metric   = "p90_ms"
+    limit    = "5 ms"
+    level    = "error"             # or "warn": reported, never fails
+
+Limits carry units, converted here to the unit the measurements use (B, ms, %, samples/s).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from . import config
+from .config import Frozen
+from .errors import ConfigError
+
+# metric → (unit family, "max" = limit is an upper bound / "min" = a lower bound, needs a device)
+METRICS: dict[str, tuple[str, str, bool]] = {
+    "size": ("bytes", "max", False),
+    "gzip_size": ("bytes", "max", False),
+    "session_create_ms": ("time", "max", True),
+    "first_run_ms": ("time", "max", True),
+    "p50_ms": ("time", "max", True),
+    "p90_ms": ("time", "max", True),
+    "p99_ms": ("time", "max", True),
+    "throughput": ("rate", "min", True),
+    "peak_memory": ("bytes", "max", True),
+    "accuracy": ("percent", "min", True),
+    "accuracy_drop": ("points", "max", True),  # teacher accuracy − artifact accuracy, same device
+    "agreement": ("percent", "min", True),  # top-1 agreement with the teacher
+}
+
+_UNITS: dict[str, dict[str, float]] = {  # family → unit → factor to the measurement unit
+    "bytes": {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3},
+    "time": {"us": 1e-3, "µs": 1e-3, "ms": 1, "s": 1e3},
+    "percent": {"%": 1},
+    "points": {"pp": 1, "%": 1},
+    "rate": {"/s": 1, "samples/s": 1},
+}
+_LIMIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([^\s0-9].*?)?\s*$")
+
+
+class _CheckRow(Frozen):
+    artifact: str
+    metric: str
+    limit: str
+    device: str | None = None
+    level: Literal["error", "warn"] = "error"
+
+
+class _BudgetsFile(Frozen):
+    check: Annotated[list[_CheckRow], Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class Check:
+    artifact: str
+    device: str | None
+    metric: str
+    limit: float  # in the measurement's unit
+    limit_text: str  # as written, for messages
+    level: str
+    where: str  # "budgets.toml:14"
+
+    @property
+    def upper(self) -> bool:
+        """True when the limit is a maximum (size, latency, memory, drop)."""
+        return METRICS[self.metric][1] == "max"
+
+
+def parse_limit(text: str, metric: str, where: str) -> float:
+    """"32 kB" → 32000.0 (bytes) for a size metric; errors name the allowed units."""
+    family = METRICS[metric][0]
+    allowed = _UNITS[family]
+    m = _LIMIT.match(text)
+    unit = (m.group(2) or "").strip() if m else ""
+    if not m or unit not in allowed:
+        raise ConfigError(where, "limit", f"{text!r} is not a {family} limit for {metric}",
+                          f"write a number and one of: {', '.join(allowed)} (e.g. '5 {next(iter(allowed))}')")
+    return float(m.group(1)) * allowed[unit]
+
+
+def load_budgets(path: Path, known_devices: list[str]) -> list[Check]:
+    """Parse and validate a budgets file into Checks (exit 2 on any problem, naming the line)."""
+    path = Path(path)
+    data = config.read_toml(path)
+    parsed = config.validate(_BudgetsFile, data, str(path))
+    lines = _check_lines(path)
+    checks = []
+    for i, row in enumerate(parsed.check):
+        where = f"{path}:{lines[i]}" if i < len(lines) else f"{path}: check[{i}]"
+        if row.metric not in METRICS:
+            import difflib
+
+            close = difflib.get_close_matches(row.metric, METRICS, n=1)
+            raise ConfigError(where, "metric", f"unknown metric {row.metric!r}",
+                              f"did you mean {close[0]!r}?" if close else f"known: {', '.join(METRICS)}")
+        if METRICS[row.metric][2] and row.device is None:
+            raise ConfigError(where, "device", f"metric {row.metric} depends on the device",
+                              f"add device = one of {', '.join(known_devices)}")
+        if row.device is not None and row.device not in known_devices:
+            raise ConfigError(where, "device", f"unknown device {row.device!r}", f"known: {', '.join(known_devices)}")
+        checks.append(Check(row.artifact, row.device, row.metric, parse_limit(row.limit, row.metric, where),
+                            row.limit, row.level, where))
+    return checks
+
+
+def _check_lines(path: Path) -> list[int]:
+    """1-based line numbers of each `[[check]]` header, in order (tomllib gives no positions)."""
+    text = path.read_text(encoding="utf-8").splitlines()
+    return [n for n, line in enumerate(text, 1) if line.strip().startswith("[[check]]")]

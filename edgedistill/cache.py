@@ -1,0 +1,27 @@
+"""Content-hashed cache keys: a cached thing is reused only when everything that made it is equal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from . import __version__
+
+# The source files whose behaviour decides what a trained model looks like. Editing any of them
+# changes the key, so a cache can never hand back a teacher trained by different code.
+_TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "distill/train.py", "distill/losses.py")
+
+
+def code_version() -> str:
+    """Package version plus a hash of the training code."""
+    h = hashlib.sha256(__version__.encode())
+    root = Path(__file__).resolve().parent
+    for rel in _TRAINING_CODE:
+        h.update((root / rel).read_bytes())
+    return h.hexdigest()
+
+
+def content_key(*parts) -> str:
+    """sha256 of the JSON of `parts` (dicts, strings, numbers)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

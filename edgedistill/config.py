@@ -1,0 +1,85 @@
+"""TOML → validated, frozen config objects, with errors that name the file, key path and fix.
+
+Every config in edgedistill (recipes, budgets, export presets, device profiles) is data:
+parsed with tomllib (which cannot run code) and validated by a pydantic model that forbids
+unknown keys, so a typo is an error naming the key, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError, InputFileError
+
+
+class Frozen(BaseModel):
+    """Base for config models: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+M = TypeVar("M", bound=Frozen)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing file is exit 3, a syntax error exit 2 with the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError(str(path), "file not found", "check the path") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise InputFileError(str(path), f"not a readable TOML file ({exc.__class__.__name__})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"invalid TOML: {exc}", "fix the syntax at that line") from None
+
+
+def validate(model: type[M], data: dict[str, Any], source: str) -> M:
+    """Validate `data` into `model`; the first error becomes one ConfigError line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(model, exc, source) from None
+
+
+def load(model: type[M], path: Path) -> M:
+    """read_toml + validate."""
+    return validate(model, read_toml(path), str(path))
+
+
+def config_error(model: type[BaseModel], exc: ValidationError, source: str) -> ConfigError:
+    """Turn pydantic's first error into file + dotted key path + problem + fix."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(model, err["loc"][:-1])
+        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+        fix = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
+        return ConfigError(source, loc, "unknown key", fix)
+    if err["type"] == "missing":
+        return ConfigError(source, loc, "required key is missing", "add it")
+    value = err.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+    return ConfigError(source, loc, err["msg"] + shown, "see the documented schema in the README")
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) model at `loc`, for "did you mean" suggestions."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        args = getattr(ann, "__args__", ()) or (ann,)
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted(model.model_fields)

@@ -1,0 +1,1 @@
+"""Distillation: losses (registered by name) and the training loop."""

@@ -1,0 +1,96 @@
+"""The training loop: one screen, top to bottom. Used for the teacher and for every student.
+
+The teacher is *not* in this loop: its logits are computed once, in eval mode under no_grad
+(`teacher_logits`), before any student trains. That is both the frozen-teacher contract and
+the cheapest way to feed 36k transfer examples per epoch on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..models import count_params
+from ..progress import Reporter
+from .losses import LOSSES, UNLABELED
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run achieved; figures are measured on this host."""
+
+    label: str
+    test_accuracy: float  # fraction in [0, 1], torch eval on the test set
+    params: int
+    epochs: int
+    steps: int
+    examples: int  # per epoch, labelled + unlabelled
+    seconds: float
+    final_loss: float
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch and numpy; return the generator that orders batches."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+    """Eval-mode logits (N, C) in batches; restores the model's train/eval mode afterwards."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    model.train(was_training)
+    return out
+
+
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy as a fraction."""
+    return (predict_logits(model, x).argmax(1) == y).float().mean().item()
+
+
+def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,
+        label: str, reporter: Reporter, teacher_logits=None) -> TrainResult:
+    """Train `model` in place on (x, y[, teacher_logits]); y == UNLABELED marks transfer rows.
+
+    x: (N, L) float32; y: (N,) int64; teacher_logits: (N, C) or None. AdamW + one-cycle LR.
+    """
+    loss_fn = LOSSES.get(loss)
+    gen = seed_everything(seed)
+    n, bs = len(x), cfg.batch_size
+    steps_per_epoch = (n + bs - 1) // bs
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    if teacher_logits is None:  # losses share one signature; scratch training never reads these
+        teacher_logits = torch.zeros(n, 0)
+    start, last = time.perf_counter(), float("nan")
+    with reporter.task(label, cfg.epochs) as advance:
+        for epoch in range(cfg.epochs):
+            model.train()
+            order = torch.randperm(n, generator=gen)
+            total = 0.0
+            for i in range(0, n, bs):
+                idx = order[i:i + bs]
+                out = model(x[idx])  # (b, C)
+                value = loss_fn(out, teacher_logits[idx], y[idx], **loss_params)
+                opt.zero_grad(set_to_none=True)
+                value.backward()
+                opt.step()
+                sched.step()
+                total += value.item() * len(idx)
+            last = total / n
+            advance(epoch=epoch + 1, loss=last, test_acc=accuracy(model, x_test, y_test))
+    model.eval()
+    return TrainResult(label, accuracy(model, x_test, y_test), count_params(model),
+                       cfg.epochs, cfg.epochs * steps_per_epoch, n, time.perf_counter() - start, last)
+
+
+def with_transfer(x, y, x_unlabeled):
+    """Append unlabelled rows (label UNLABELED) to a labelled set: (x ∥ x_u, y ∥ −1)."""
+    y_u = torch.full((len(x_unlabeled),), UNLABELED, dtype=y.dtype)
+    return torch.cat([x, x_unlabeled]), torch.cat([y, y_u])

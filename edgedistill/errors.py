@@ -1,0 +1,47 @@
+"""One exception tree; each class carries the exit code the CLI returns for it.
+
+Exit codes (DESIGN.md): 0 pass, 1 a budget failed, 2 bad config or usage,
+3 a rejected input file, 4 internal error. A failed budget is a *result*
+(see gate.py), never an exception.
+"""
+
+from __future__ import annotations
+
+
+class EdgeDistillError(Exception):
+    """Base class: an error the CLI prints as one line and exits with `exit_code`."""
+
+    exit_code = 4
+
+
+class ConfigError(EdgeDistillError):
+    """A recipe, budgets, preset or profile file is malformed or inconsistent."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, key: str, problem: str, fix: str = ""):
+        self.source, self.key, self.problem, self.fix = source, key, problem, fix
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}" + (f" — {fix}" if fix else ""))
+
+
+class UsageError(EdgeDistillError):
+    """The command line asks for something impossible (e.g. an existing run folder without --force)."""
+
+    exit_code = 2
+
+
+class InputFileError(EdgeDistillError):
+    """A model or data file given to us is unreadable, corrupt or of the wrong kind."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, problem: str, fix: str = ""):
+        self.path = path
+        super().__init__(f"{path}: {problem}" + (f" — {fix}" if fix else ""))
+
+
+class StageError(EdgeDistillError):
+    """A pipeline stage produced something we refuse to report (e.g. export parity beyond tolerance)."""
+
+    exit_code = 4

@@ -1,0 +1,1 @@
+"""Exporters (ONNX, Core ML), their presets, and parity checks against the torch student."""

@@ -1,0 +1,108 @@
+"""torch → Core ML mlprogram (.mlpackage) via coremltools, and a Linux-side validation.
+
+coremltools converts `torch.jit.trace` output from torch 2.13 (it warns that the version is
+untested; we record that). Core ML can *predict* only on macOS; elsewhere we reload the saved
+package and check its interface, op list and weight bytes — the numbers are never faked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import StageError
+
+INPUT, OUTPUT = "input", "logits"
+
+
+@contextlib.contextmanager
+def _quiet():
+    """coremltools prints tqdm bars and logs 'Failed to load _MLModelProxy' on Linux: keep them out."""
+    old = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        if old is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = old
+
+
+def export_coreml(model: torch.nn.Module, input_shape, path: Path, preset, metadata: dict) -> dict:
+    """Trace, convert and save an .mlpackage at `path` (written beside, then renamed); return validate()."""
+    import warnings
+
+    with _quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import coremltools as ct
+
+        traced = torch.jit.trace(model.eval(), torch.zeros(1, *input_shape))
+        batch = ct.RangeDim(lower_bound=1, upper_bound=1024, default=1)
+        target = getattr(ct.target, preset.minimum_deployment_target or "iOS16")
+        precision = ct.precision.FLOAT16 if preset.precision == "fp16" else ct.precision.FLOAT32
+        try:
+            ml = ct.convert(traced, convert_to="mlprogram", minimum_deployment_target=target,
+                            inputs=[ct.TensorType(name=INPUT, shape=(batch, *input_shape), dtype=np.float32)],
+                            outputs=[ct.TensorType(name=OUTPUT, dtype=np.float32)],
+                            compute_precision=precision)
+        except Exception as exc:
+            raise StageError(f"Core ML conversion of {path.name} failed: {exc}") from exc
+        ml.author = metadata.get("author", "edgedistill")
+        ml.license = metadata.get("license", "")
+        ml.version = metadata.get("version", "")
+        ml.short_description = metadata.get("description", "")
+        ml.user_defined_metadata.update({k: str(v) for k, v in metadata.items()})
+        tmp = path.with_name(f".tmp-{path.name}")  # coremltools insists on the .mlpackage suffix
+        shutil.rmtree(tmp, ignore_errors=True)
+        ml.save(str(tmp))
+        os.replace(tmp, path)
+    return validate(path)
+
+
+def validate(path: Path) -> dict:
+    """Reload a saved .mlpackage: interface, op types, weight bytes. Raises StageError if malformed."""
+    with _quiet():
+        import coremltools as ct
+
+        try:
+            spec = ct.utils.load_spec(str(path))
+        except Exception as exc:
+            raise StageError(f"{path.name}: saved Core ML package does not reload: {exc}") from exc
+    if not spec.HasField("mlProgram"):
+        raise StageError(f"{path.name}: not an mlprogram package")
+    fn = spec.mlProgram.functions["main"]
+    ops = Counter(op.type for op in fn.block_specializations[fn.opset].operations)
+    weights = path / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    return {
+        "spec_version": spec.specificationVersion,
+        "opset": fn.opset,
+        "graph_inputs": [i.name for i in spec.description.input],
+        "graph_outputs": [o.name for o in spec.description.output],
+        "ops": dict(sorted(ops.items())),
+        "weight_bytes": weights.stat().st_size if weights.exists() else 0,
+        "metadata": dict(spec.description.metadata.userDefined),
+        "predicted": sys.platform == "darwin",
+    }
+
+
+def coreml_logits(path: Path, x: np.ndarray) -> np.ndarray:
+    """Core ML predictions (N, C); macOS only — elsewhere Core ML has no runtime."""
+    if sys.platform != "darwin":
+        raise RuntimeError("Core ML prediction needs macOS")
+    import coremltools as ct
+
+    ml = ct.models.MLModel(str(path))
+    return np.concatenate([ml.predict({INPUT: x[i:i + 1]})[OUTPUT] for i in range(len(x))])

@@ -1,0 +1,66 @@
+"""torch → ONNX: one self-contained file, dynamic batch axis, fully checked.
+
+torch 2.13's exporter (dynamo=True) writes weights to a side `.onnx.data` file by default,
+which onnxruntime-web cannot load; `external_data=False` keeps everything in one file (fine
+below ONNX's 2 GB protobuf limit, which no on-device model approaches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+
+import onnx
+import torch
+
+from ..errors import StageError
+
+INPUT, OUTPUT = "input", "logits"
+
+
+def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path, opset: int) -> dict:
+    """Write `model` to `path`; return metadata (opset, op counts). Raises StageError on failure."""
+    path = Path(path)
+    model = model.eval()
+    example = torch.zeros(2, *input_shape)  # batch 2, so the batch dim cannot be specialised to 1
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    log = io.StringIO()
+    exporter_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" chatter
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=[OUTPUT],
+                              opset_version=opset, dynamo=True, external_data=False,
+                              dynamic_shapes=({0: batch},), optimize=True)
+    except Exception as exc:  # the exporter's own message is long; keep its first line
+        raise StageError(f"ONNX export of {path.name} failed: {str(exc).splitlines()[0]}") from exc
+    finally:
+        exporter_log.setLevel(level)
+    side = path.with_name(path.name + ".data")
+    if side.exists():
+        raise StageError(f"{path.name}: exporter wrote external data {side.name}; refusing a two-file model")
+    onnx.checker.check_model(str(path), full_check=True)
+    return describe(path)
+
+
+def describe(path: Path) -> dict:
+    """Opset, input/output names and shapes, op-type counts and weight bytes of an ONNX file."""
+    m = onnx.load(str(path))
+    ops: dict[str, int] = {}
+    for node in m.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    init_names = {i.name for i in m.graph.initializer}
+
+    def shape(v):
+        return [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+
+    return {
+        "opset": max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")),
+        "graph_inputs": {v.name: shape(v) for v in m.graph.input if v.name not in init_names},
+        "graph_outputs": {v.name: shape(v) for v in m.graph.output},
+        "ops": dict(sorted(ops.items())),
+        "weight_bytes": sum(len(i.raw_data) or onnx.numpy_helper.to_array(i).nbytes for i in m.graph.initializer),
+    }

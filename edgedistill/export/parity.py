@@ -1,0 +1,54 @@
+"""Exported file ↔ the torch model it came from: numbers on held-out data, checked against the preset."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StageError
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    """Agreement of an exported file with its torch source on the test set (measured, onnxruntime CPU)."""
+
+    max_abs_diff: float
+    mean_cosine: float
+    top1_agreement: float  # fraction of test rows where both pick the same class
+    accuracy: float  # of the exported file, fraction
+    samples: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def onnx_logits(path: Path, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Run an ONNX file over x (N, ...) in onnxruntime (CPU) and return logits (N, C)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+
+
+def compare(reference: np.ndarray, exported: np.ndarray, labels: np.ndarray) -> ParityResult:
+    """Numbers comparing two logit arrays (N, C)."""
+    ref, got = reference.astype(np.float64), exported.astype(np.float64)
+    cos = (ref * got).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1) + 1e-12)
+    return ParityResult(float(np.abs(ref - got).max()), float(cos.mean()),
+                        float((ref.argmax(1) == got.argmax(1)).mean()),
+                        float((got.argmax(1) == labels).mean()), len(labels))
+
+
+def check(name: str, result: ParityResult, tolerance) -> None:
+    """Raise StageError naming the numbers when `result` is beyond the preset's tolerance."""
+    problems = []
+    if tolerance.max_abs_diff is not None and result.max_abs_diff > tolerance.max_abs_diff:
+        problems.append(f"max |Δ| {result.max_abs_diff:.3g} > {tolerance.max_abs_diff:.3g}")
+    if result.top1_agreement < tolerance.min_top1_agreement:
+        problems.append(f"top-1 agreement {result.top1_agreement:.2%} < {tolerance.min_top1_agreement:.2%}")
+    if problems:
+        raise StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
+                         + "; ".join(problems) + " — the export is wrong or the preset's quantization too coarse")

@@ -1,0 +1,102 @@
+"""The only module that knows the order of the stages:
+
+    recipe → data → teacher → students (scratch, distilled, distilled + transfer)
+           → export (ONNX fp32, int8 QDQ, Core ML) → parity → bench → gate → report
+
+Everything is written into a staging folder beside the run folder and renamed into place at
+the end, so an interrupted or failed run never leaves a half-written run folder behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .progress import Reporter
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out: Path
+    report: dict
+    verdict: object  # gate.Verdict, or None when the recipe has no budgets
+
+
+def default_out(recipe_name: str, root: Path = Path("runs")) -> Path:
+    """runs/<recipe>-<YYYYmmdd-HHMMSS>/"""
+    return root / f"{recipe_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def claim_out(out: Path, force: bool) -> Path:
+    """Refuse an existing run folder unless --force; return the staging folder to write into."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise UsageError(f"{out} already exists — pass --force to replace it, or choose another --out")
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Move the finished staging folder into place (replacing an old run only now, with --force)."""
+    if out.exists():
+        trash = out.with_name(f".{out.name}.old")
+        shutil.rmtree(trash, ignore_errors=True)
+        out.rename(trash)
+        staging.rename(out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        staging.rename(out)
+
+
+def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
+        cache_dir: Path | None = None, overrides: dict | None = None, use_cache: bool = True) -> RunResult:
+    """Run every stage of a recipe; return the run folder, the report and the gate verdict."""
+    from . import report as report_mod
+    from .recipe import load_recipe
+    from .resources import default_cache_dir
+
+    reporter = reporter or Reporter()
+    recipe, recipe_file = load_recipe(recipe_arg, overrides)
+    checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
+    out = Path(out) if out else default_out(recipe.name)
+    staging = claim_out(out, force)
+    cache = (cache_dir or default_cache_dir()) if use_cache else None
+    try:
+        from .bench.stage import bench_all
+        from .distill.stage import distill_all
+        from .export.stage import export_all
+
+        trained = distill_all(recipe, cache, staging, reporter)
+        artifacts, parity = export_all(recipe, trained, staging, reporter)
+        measurements = bench_all(recipe, trained, artifacts, staging, reporter)
+        verdict = _judge(checks, measurements)
+        report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
+        report_mod.write(staging, report)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish(staging, out)
+    return RunResult(out, report, verdict)
+
+
+def _budgets(recipe, recipe_file: Path):
+    if not recipe.gate.budgets:
+        return None
+    from .budgets import load_budgets
+    from .devices import list_profiles
+
+    return load_budgets(recipe_file.parent / recipe.gate.budgets, list_profiles())
+
+
+def _judge(checks, measurements):
+    if checks is None:
+        return None
+    from .gate import judge
+    from .results import index
+
+    return judge(checks, index(measurements))

@@ -1,0 +1,68 @@
+"""Progress for long work: a rich bar on a terminal, plain log lines otherwise, nothing when quiet.
+
+Stages receive a `Reporter` and never print directly, so `--quiet` and `--json` are honoured
+everywhere and tests can run silently.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+
+class Reporter:
+    """Writes to stderr: rich progress bars when it is a TTY, one line per update when it is not."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def info(self, message: str) -> None:
+        """One line of status ("teacher: reused from cache …")."""
+        if not self.quiet:
+            print(message, file=self.stream, flush=True)
+
+    @contextmanager
+    def task(self, label: str, total: int):
+        """Context yielding `advance(**fields)`; one call per unit of work (epoch, run, …)."""
+        if self.quiet:
+            yield lambda **fields: None
+            return
+        if not self.tty:
+            yield from self._plain(label, total)
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
+                      console=_console(self.stream), transient=False) as bar:
+            tid = bar.add_task(label, total=total, status="")
+
+            def advance(**fields):
+                bar.update(tid, advance=1, status=_fmt(fields))
+
+            yield advance
+
+    def _plain(self, label: str, total: int):
+        done = 0
+        start = time.perf_counter()
+
+        def advance(**fields):
+            nonlocal done
+            done += 1
+            print(f"{label}: {done}/{total} {_fmt(fields)} ({time.perf_counter() - start:.1f}s)",
+                  file=self.stream, flush=True)
+
+        yield advance
+
+
+def _fmt(fields: dict) -> str:
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+
+
+def _console(stream):
+    from rich.console import Console
+
+    return Console(file=stream)

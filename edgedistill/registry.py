@@ -1,0 +1,50 @@
+"""One generic registry: register / get / names, with "did you mean …" on a miss."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A named table of factories, filled explicitly in one place per package."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, item: T | None = None):
+        """Register `item` under `name`; usable as a decorator when `item` is omitted."""
+
+        def add(obj: T) -> T:
+            if name in self._items:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[name] = obj
+            return obj
+
+        return add(item) if item is not None else add
+
+    def get(self, name: str) -> T:
+        """Look `name` up; a miss raises KeyError whose message suggests the closest names."""
+        try:
+            return self._items[name]
+        except KeyError:
+            raise KeyError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        """The one-line explanation for an unknown name, with a suggestion when one is close."""
+        close = difflib.get_close_matches(name, self._items, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(self.names())}"
+        return f"unknown {self.kind} {name!r}; {hint}"
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items
+
+    def __call__(self, name: str) -> Callable:  # pragma: no cover - sugar
+        return self.get(name)  # type: ignore[return-value]

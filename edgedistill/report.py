@@ -1,0 +1,143 @@
+"""report.json (the join of every stage's receipts), report.md, and the terminal tables.
+
+Schema `edgedistill.report/1`: every figure is {value, unit, how}; artifact paths are
+relative to the run folder so a run folder can be moved or uploaded as a whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .artifacts import atomic_write_json, atomic_write_text
+from .gate import fmt
+from .results import Figure, Measurement, index
+
+SCHEMA = "edgedistill.report/1"
+TABLE_METRICS = ("size", "gzip_size", "p50_ms", "p90_ms", "p99_ms", "throughput", "peak_memory",
+                 "accuracy", "agreement")
+
+
+def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, root: Path) -> dict:
+    """Assemble the report dict from the stages' frozen results."""
+    from .hostinfo import cpu, versions
+    def train_json(r, params):
+        return {"test_accuracy": Figure(100 * r.test_accuracy, "%").to_json(), "params": params,
+                "epochs": r.epochs, "steps": r.steps, "examples_per_epoch": r.examples,
+                "seconds": Figure(r.seconds, "s").to_json()}
+
+    students = {k: train_json(r, r.params) for k, r in trained.students.items()}
+    t_acc, s = trained.teacher_result.test_accuracy, {k: r.test_accuracy for k, r in trained.students.items()}
+    gap = t_acc - s["scratch"]
+    return {
+        "schema": SCHEMA,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "recipe": {"name": recipe.name, "file": str(recipe_file), "hash": recipe.section_hash(),
+                   "config": recipe.model_dump(mode="json")},
+        "environment": {"cpu": cpu(), "versions": versions("edgedistill", "torch", "onnx", "onnxruntime",
+                                                           "coremltools", "numpy", "mnist1d")},
+        "training": {
+            "teacher": {**train_json(trained.teacher_result, trained.teacher_result.params),
+                        "cached": trained.teacher_cached},
+            "students": students,
+            # share of the scratch → teacher accuracy gap that distillation with transfer data closes
+            "gap_closed": Figure(100 * (s["distilled_transfer"] - s["scratch"]) / gap if gap > 0 else float("nan"),
+                                 "%").to_json(),
+            "params_ratio": trained.teacher_result.params / trained.students["distilled_transfer"].params,
+        },
+        "artifacts": {n: a.to_json(root) for n, a in {**trained.weights, **artifacts}.items()},
+        "parity": parity,
+        "measurements": [{"artifact": m.artifact, "device": m.device, "metric": m.metric, **m.figure.to_json()}
+                         for m in measurements],
+        "gate": gate_json(verdict),
+    }
+
+
+def gate_json(verdict) -> dict | None:
+    """The verdict as JSON: one entry per check."""
+    if verdict is None:
+        return None
+    return {"passed": verdict.passed, "checks": [
+        {"artifact": r.check.artifact, "device": r.check.device, "metric": r.check.metric,
+         "limit": r.check.limit_text, "level": r.check.level, "where": r.check.where,
+         "measured": r.measured.to_json() if r.measured else None, "passed": r.passed, "message": r.message}
+        for r in verdict.results]}
+
+
+def measurements_of(report: dict) -> list[Measurement]:
+    """Measurements back out of a report.json (for `edgedistill gate RUN_DIR`)."""
+    return [Measurement(m["artifact"], m["device"], m["metric"], Figure.from_json(m)) for m in report["measurements"]]
+
+
+def write(folder: Path, report: dict) -> None:
+    """report.json and report.md, atomically."""
+    atomic_write_json(folder / "report.json", report)
+    atomic_write_text(folder / "report.md", markdown(report))
+
+
+def comparison_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per (artifact, device) with the table metrics."""
+    ms = measurements_of(report)
+    fig = index(ms)
+    pairs = sorted({(m.artifact, m.device) for m in ms if m.device is not None})
+    header = ["artifact", "device", "params"] + list(TABLE_METRICS)
+    params = {n: a.get("meta", {}).get("params") for n, a in report["artifacts"].items()}
+    rows = []
+    for artifact, device in pairs:
+        cells = []
+        for metric in TABLE_METRICS:
+            f = fig.get((artifact, device, metric)) or fig.get((artifact, None, metric))
+            cells.append(f"{fmt(f.value, f.unit)}" + ("" if f.how == "measured" else f" ({f.how})") if f else "—")
+        p = params.get(artifact)
+        rows.append([artifact, device, f"{p:,}" if p else "—", *cells])
+    return header, rows
+
+
+def markdown(report: dict) -> str:
+    """report.md: training results, the side-by-side comparison, parity, and the gate."""
+    lines = [f"# edgedistill run: {report['recipe']['name']}", "",
+             f"Created {report['created']} · recipe hash `{report['recipe']['hash'][:12]}` · "
+             f"CPU {report['environment']['cpu']['model']} ({', '.join(report['environment']['cpu']['flags'])})", "",
+             "All figures are **measured** on this host unless marked otherwise.", ""]
+    if "training" in report:
+        tr = report["training"]
+        lines += ["## Training (torch, test set)", "", "| model | params | test accuracy | epochs | time |",
+                  "|---|---:|---:|---:|---:|"]
+        t = tr["teacher"]
+        lines.append(f"| teacher{' (cached)' if t['cached'] else ''} | {t['params']:,} | "
+                     f"{t['test_accuracy']['value']:.2f}% | {t['epochs']} | {t['seconds']['value']:.1f} s |")
+        for k, s in tr["students"].items():
+            lines.append(f"| student: {k} | {s['params']:,} | {s['test_accuracy']['value']:.2f}% | {s['epochs']} | "
+                         f"{s['seconds']['value']:.1f} s |")
+        lines += ["", f"Distillation with transfer data closes **{tr['gap_closed']['value']:.0f}%** of the "
+                      f"scratch → teacher accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
+    header, rows = comparison_rows(report)
+    lines += ["## Teacher vs student, side by side", "", "| " + " | ".join(header) + " |",
+              "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "Latency at batch 1 (warm-up discarded); throughput at the profile's batch; peak memory is the "
+                  "benchmark child process's own VmHWM; accuracy and agreement (top-1, with the teacher) computed "
+                  "through the runtime on the test set.", ""]
+    if report.get("parity"):
+        lines += ["## Parity with the torch model", ""]
+        for name, p in report["parity"].items():
+            lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else
+                         f"max |Δ| {p['max_abs_diff']:.3g}, mean cosine {p['mean_cosine']:.5f}, top-1 agreement "
+                         f"{p['top1_agreement']:.2%}, accuracy {p['accuracy']:.2%} ({p['runtime']})"))
+        lines.append("")
+    lines += gate_markdown(report.get("gate"))
+    return "\n".join(lines) + "\n"
+
+
+def gate_markdown(gate: dict | None) -> list[str]:
+    """The gate section of report.md (also usable as a CI step summary)."""
+    if gate is None:
+        return ["## Gate", "", "No budgets file in this recipe.", ""]
+    out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "",
+           "| check | device | measured | limit | verdict |", "|---|---|---:|---:|---|"]
+    for c in gate["checks"]:
+        m = c["measured"]
+        shown = fmt(m["value"], m["unit"]) if m else "not measured"
+        verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
+        out.append(f"| {c['artifact']} {c['metric']} | {c['device'] or '—'} | {shown} | {c['limit']} | {verdict} |")
+    out += [""] + [f"- {c['message']}" for c in gate["checks"] if not c["passed"]]
+    return out + [""]

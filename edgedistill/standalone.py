@@ -1,0 +1,80 @@
+"""Stages started from files the user already has: bench any ONNX file, gate a run or files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputFileError
+from .results import Measurement
+
+
+def read_report(run_dir: Path) -> dict:
+    """report.json of a run folder (or the file itself); a missing or foreign file is exit 3."""
+    path = Path(run_dir)
+    path = path / "report.json" if path.is_dir() else path
+    try:
+        rep = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(str(path), "no report.json here", "pass a run folder written by `edgedistill run`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(str(path), f"not valid JSON ({exc})") from None
+    if not isinstance(rep, dict) or not str(rep.get("schema", "")).startswith("edgedistill.report/"):
+        raise InputFileError(str(path), "not an edgedistill report (no 'schema' key)")
+    return rep
+
+
+def bench_files(models, devices, data: Path | None = None, shapes: dict | None = None) -> list[Measurement]:
+    """Measure each ONNX file on each device profile; artifacts are named by file name."""
+    from .bench import ort_native
+    from .devices import load_profile
+    from .progress import Reporter
+
+    profiles = [load_profile(d) for d in devices]  # bad profile names fail before any work
+    for m in models:
+        ort_native.check_onnx_file(Path(m))
+    if data is not None and not Path(data).is_file():
+        raise InputFileError(str(data), "no such file", "pass an .npz with arrays x and y")
+    out: list[Measurement] = []
+    for m in models:
+        out += ort_native.file_measurements(Path(m).name, Path(m))
+    reporter = Reporter()
+    for p in profiles:
+        with reporter.task(f"bench {p.name}", len(models)) as advance:
+            for m in models:
+                out += ort_native.bench(Path(m).name, Path(m), p, data, shapes)
+                advance(file=Path(m).name)
+    return out
+
+
+def gate_targets(budgets: Path, targets):
+    """Judge a run folder's report, or bench the given files on the budgets' devices first."""
+    from .budgets import load_budgets
+    from .devices import list_profiles
+    from .gate import judge
+    from .report import measurements_of
+    from .results import index
+
+    checks = load_budgets(budgets, list_profiles())
+    targets = [Path(t) for t in targets]
+    if len(targets) == 1 and (targets[0].is_dir() or targets[0].suffix == ".json"):
+        measurements = measurements_of(read_report(targets[0]))
+    else:
+        devices = sorted({c.device for c in checks if c.device}) or ["host-cpu"]
+        measurements = bench_files(targets, devices)
+    _check_artifacts(checks, measurements, budgets)
+    return judge(checks, index(measurements))
+
+
+def _check_artifacts(checks, measurements, budgets) -> None:
+    """A check naming an artifact that is not in the run or file list is a config error (exit 2)."""
+    import difflib
+
+    from .errors import ConfigError
+
+    known = sorted({m.artifact for m in measurements})
+    for c in checks:
+        if c.artifact not in known:
+            close = difflib.get_close_matches(c.artifact, known, n=1)
+            raise ConfigError(c.where, "artifact", f"unknown artifact {c.artifact!r}",
+                              f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}")
