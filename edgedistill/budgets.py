@@ -57,10 +57,6 @@ class _CheckRow(Frozen):
     level: Literal["error", "warn"] = "error"
 
 
-class _BudgetsFile(Frozen):
-    check: Annotated[list[_CheckRow], Field(min_length=1)]
-
-
 @dataclass(frozen=True)
 class Check:
     artifact: str
@@ -93,28 +89,43 @@ def load_budgets(path: Path, known_devices: list[str]) -> list[Check]:
     """Parse and validate a budgets file into Checks (exit 2 on any problem, naming the line)."""
     path = Path(path)
     data = config.read_toml(path)
-    parsed = config.validate(_BudgetsFile, data, str(path))
+    rows = data.get("check")
+    for key in data:
+        if key != "check":
+            raise ConfigError(str(path), key, "unknown top-level key", "did you mean 'check'? a budgets file "
+                              "holds only [[check]] tables")
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(str(path), "check", "a budgets file is a list of [[check]] tables and nothing else",
+                          'add [[check]] tables with artifact, metric and limit (see the README)')
     lines = _check_lines(path)
     checks = []
-    for i, row in enumerate(parsed.check):
-        where = f"{path}:{lines[i]}" if i < len(lines) else f"{path}: check[{i}]"
-        if row.metric not in METRICS:
-            import difflib
-
-            close = difflib.get_close_matches(row.metric, METRICS, n=1)
-            raise ConfigError(where, "metric", f"unknown metric {row.metric!r}",
-                              f"did you mean {close[0]!r}?" if close else f"known: {', '.join(METRICS)}")
-        if METRICS[row.metric][2] and row.device is None:
-            raise ConfigError(where, "device", f"metric {row.metric} depends on the device",
-                              f"add device = one of {', '.join(known_devices)}")
-        if row.device is not None and row.device not in known_devices:
-            raise ConfigError(where, "device", f"unknown device {row.device!r}", f"known: {', '.join(known_devices)}")
-        checks.append(Check(row.artifact, row.device, row.metric, parse_limit(row.limit, row.metric, where),
-                            row.limit, row.level, where))
+    for i, raw in enumerate(rows):
+        where = f"{path}:{lines[i]}" if len(lines) == len(rows) else f"{path}: check[{i}]"
+        row = config.validate(_CheckRow, raw if isinstance(raw, dict) else {}, where)
+        checks.append(_check(row, where, known_devices))
     return checks
+
+
+def _check(row: _CheckRow, where: str, known_devices: list[str]) -> Check:
+    if row.metric not in METRICS:
+        import difflib
+
+        close = difflib.get_close_matches(row.metric, METRICS, n=1)
+        raise ConfigError(where, "metric", f"unknown metric {row.metric!r}",
+                          f"did you mean {close[0]!r}?" if close else f"known: {', '.join(METRICS)}")
+    if METRICS[row.metric][2] and row.device is None:
+        raise ConfigError(where, "device", f"metric {row.metric} depends on the device",
+                          f"add device = one of {', '.join(known_devices)}")
+    if row.device is not None and row.device not in known_devices:
+        raise ConfigError(where, "device", f"unknown device {row.device!r}", f"known: {', '.join(known_devices)}")
+    return Check(row.artifact, row.device, row.metric, parse_limit(row.limit, row.metric, where),
+                 row.limit, row.level, where)
+
+
+_HEADER = re.compile(r"^\s*\[\[\s*check\s*\]\]")
 
 
 def _check_lines(path: Path) -> list[int]:
     """1-based line numbers of each `[[check]]` header, in order (tomllib gives no positions)."""
     text = path.read_text(encoding="utf-8").splitlines()
-    return [n for n, line in enumerate(text, 1) if line.strip().startswith("[[check]]")]
+    return [n for n, line in enumerate(text, 1) if _HEADER.match(line)]

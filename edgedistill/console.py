@@ -8,15 +8,16 @@ from rich.console import Console
 from rich.table import Table
 
 from .gate import fmt
+from .report import ordered
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, markup=False)  # messages hold "[file:line]", never rich markup
 
 
 def print_run(report: dict, out: Path) -> None:
     """Training summary, side-by-side comparison and gate table of a run."""
-    from .report import comparison_rows
+    from .report import comparison_tables
 
     con = _console()
     tr = report.get("training")
@@ -27,19 +28,19 @@ def print_run(report: dict, out: Path) -> None:
         tt = tr["teacher"]
         t.add_row("teacher" + (" (cached)" if tt["cached"] else ""), f"{tt['params']:,}",
                   f"{tt['test_accuracy']['value']:.2f}%", f"{tt['seconds']['value']:.1f} s")
-        for k, s in tr["students"].items():
+        for k, s in ordered(tr["students"]):
             t.add_row(f"student: {k}", f"{s['params']:,}", f"{s['test_accuracy']['value']:.2f}%",
                       f"{s['seconds']['value']:.1f} s")
         con.print(t)
         con.print(f"gap closed by distillation + transfer: {tr['gap_closed']['value']:.0f}% · "
                   f"{tr['params_ratio']:.0f}× fewer parameters")
-    header, rows = comparison_rows(report)
-    t = Table(title="Side by side (measured on this host)")
-    for i, h in enumerate(header):
-        t.add_column(h, justify="left" if i < 2 else "right")
-    for r in rows:
-        t.add_row(*r)
-    con.print(t)
+    for device, (header, rows) in comparison_tables(report).items():
+        t = Table(title=f"Side by side on {device} (measured)")
+        for i, h in enumerate(header):
+            t.add_column(h, justify="left" if i == 0 else "right")
+        for r in rows:
+            t.add_row(*r)
+        con.print(t)
     if report.get("gate"):
         print_gate(report["gate"])
     con.print(f"run folder: {out}  (report.json, report.md)")
@@ -59,7 +60,8 @@ def print_gate(gate: dict) -> None:
     con.print(t)
     for c in gate["checks"]:
         if not c["passed"]:
-            con.print(("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"])
+            # plain print: one unwrapped line per failure, greppable in CI logs
+            print(("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"], flush=True)
 
 
 def print_measurements(ms) -> None:

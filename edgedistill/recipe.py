@@ -123,7 +123,8 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
+        # a table overriding a plain value replaces it; validation then names the key
+        out[k] = _merge(out[k] if isinstance(out.get(k), dict) else {}, v) if isinstance(v, dict) else v
     return out
 
 

@@ -45,12 +45,18 @@ def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict
                                  "%").to_json(),
             "params_ratio": trained.teacher_result.params / trained.students["distilled_transfer"].params,
         },
-        "artifacts": {n: a.to_json(root) for n, a in {**trained.weights, **artifacts}.items()},
+        "artifacts": {a.name: a.to_json(root) for a in [*trained.weights.values(), *artifacts.values()]},
         "parity": parity,
         "measurements": [{"artifact": m.artifact, "device": m.device, "metric": m.metric, **m.figure.to_json()}
                          for m in measurements],
         "gate": gate_json(verdict),
     }
+
+
+def ordered(students: dict):
+    """Students in the order they tell the story: scratch, distilled, distilled + transfer."""
+    rank = {"scratch": 0, "distilled": 1, "distilled_transfer": 2}
+    return sorted(students.items(), key=lambda kv: (rank.get(kv[0], 3), kv[0]))
 
 
 def gate_json(verdict) -> dict | None:
@@ -75,22 +81,27 @@ def write(folder: Path, report: dict) -> None:
     atomic_write_text(folder / "report.md", markdown(report))
 
 
-def comparison_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per (artifact, device) with the table metrics."""
+def comparison_tables(report: dict) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Per device: header (metric, artifact…) and one row per metric — artifacts side by side."""
     ms = measurements_of(report)
     fig = index(ms)
-    pairs = sorted({(m.artifact, m.device) for m in ms if m.device is not None})
-    header = ["artifact", "device", "params"] + list(TABLE_METRICS)
     params = {n: a.get("meta", {}).get("params") for n, a in report["artifacts"].items()}
-    rows = []
-    for artifact, device in pairs:
-        cells = []
+    tables = {}
+    for device in sorted({m.device for m in ms if m.device is not None}):
+        names = sorted({m.artifact for m in ms if m.device == device}, key=_teacher_first)
+        rows = [["params"] + [f"{params[n]:,}" if params.get(n) else "—" for n in names]]
         for metric in TABLE_METRICS:
-            f = fig.get((artifact, device, metric)) or fig.get((artifact, None, metric))
-            cells.append(f"{fmt(f.value, f.unit)}" + ("" if f.how == "measured" else f" ({f.how})") if f else "—")
-        p = params.get(artifact)
-        rows.append([artifact, device, f"{p:,}" if p else "—", *cells])
-    return header, rows
+            cells = []
+            for n in names:
+                f = fig.get((n, device, metric)) or fig.get((n, None, metric))
+                cells.append((fmt(f.value, f.unit) + ("" if f.how == "measured" else f" ({f.how})")) if f else "—")
+            rows.append([metric, *cells])
+        tables[device] = (["metric", *names], rows)
+    return tables
+
+
+def _teacher_first(name: str) -> tuple:
+    return (not name.startswith("teacher"), name)
 
 
 def markdown(report: dict) -> str:
@@ -106,14 +117,14 @@ def markdown(report: dict) -> str:
         t = tr["teacher"]
         lines.append(f"| teacher{' (cached)' if t['cached'] else ''} | {t['params']:,} | "
                      f"{t['test_accuracy']['value']:.2f}% | {t['epochs']} | {t['seconds']['value']:.1f} s |")
-        for k, s in tr["students"].items():
+        for k, s in ordered(tr["students"]):
             lines.append(f"| student: {k} | {s['params']:,} | {s['test_accuracy']['value']:.2f}% | {s['epochs']} | "
                          f"{s['seconds']['value']:.1f} s |")
         lines += ["", f"Distillation with transfer data closes **{tr['gap_closed']['value']:.0f}%** of the "
                       f"scratch → teacher accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
-    header, rows = comparison_rows(report)
-    lines += ["## Teacher vs student, side by side", "", "| " + " | ".join(header) + " |",
-              "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    for device, (header, rows) in comparison_tables(report).items():
+        lines += [f"## Teacher vs student, side by side on {device}", "", "| " + " | ".join(header) + " |",
+                  "|---|" + "---:|" * (len(header) - 1)] + ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", "Latency at batch 1 (warm-up discarded); throughput at the profile's batch; peak memory is the "
                   "benchmark child process's own VmHWM; accuracy and agreement (top-1, with the teacher) computed "
                   "through the runtime on the test set.", ""]

@@ -36,8 +36,7 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> list[Mea
     teacher_pred = predict_logits(trained.teacher, torch.from_numpy(ds.x_test)).argmax(1).numpy()
     eval_set = write_eval_set(out / "eval.npz", ds.x_test, ds.y_test, teacher_pred)
     onnx_files = [a for a in artifacts.values() if a.kind == "onnx"]
-    measurements = [m for a in artifacts.values() for m in ort_native.file_measurements(a.name, a.path)
-                    if a.kind == "onnx"]
+    measurements = [m for a in onnx_files for m in ort_native.file_measurements(a.name, a.path)]
     measurements += [Measurement(a.name, None, "size", Figure(a.bytes, "B")) for a in artifacts.values()
                      if a.kind != "onnx"]
     for device in recipe.bench.devices:

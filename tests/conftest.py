@@ -1,0 +1,37 @@
+"""Shared fixtures: one real tiny pipeline run per test session, in a private cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TINY = FIXTURES / "tiny.toml"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """A private data/teacher cache, so tests never read or pollute the user's ~/.cache."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, cache_dir):
+    """The tiny recipe run once, through every stage, with real torch/onnxruntime/coremltools."""
+    from edgedistill.pipeline import run
+    from edgedistill.progress import Reporter
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    return run(TINY, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir)
+
+
+def cli(*args, env=None, cwd=None, timeout=600) -> subprocess.CompletedProcess:
+    """Run `python -m edgedistill ARGS` in a child process; returns the completed process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "edgedistill", *map(str, args)], capture_output=True,
+                          text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout)

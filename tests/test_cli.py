@@ -1,0 +1,104 @@
+"""The command line, end to end in child processes: exit codes 0/1/2/3 each triggered for real."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from conftest import TINY, cli
+
+import edgedistill
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys\nfrom edgedistill.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit as e:\n"
+            "    assert e.code == 0, e.code\nheavy = [m for m in ('torch', 'onnxruntime', 'coremltools', 'onnx')"
+            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Usage: edgedistill" in out and "HEAVY []" in out
+
+
+def test_public_api_is_exactly_all():
+    assert sorted(edgedistill.__all__) == sorted(set(edgedistill.__all__))
+    for name in edgedistill.__all__:
+        assert getattr(edgedistill, name) is not None, name
+
+
+def test_gate_passes_with_exit_0(tiny_run):
+    r = cli("gate", "--budgets", TINY.with_name("tiny.budgets.toml"), tiny_run.out)
+    assert r.returncode == 0, r.stderr
+    assert "Gate: PASSED" in r.stdout
+
+
+def test_gate_failing_budget_exits_1_with_what_where_how_much_and_a_hint(tiny_run, tmp_path):
+    budgets = write(tmp_path / "budgets.toml", '[[check]]\nartifact = "student-int8-qdq.onnx"\n'
+                                               'metric = "size"\nlimit = "1 kB"\n')
+    r = cli("gate", "--budgets", budgets, tiny_run.out)
+    assert r.returncode == 1, r.stdout + r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("FAIL:"))
+    assert "size" in line and "exceeds 1 kB by" in line and f"{budgets}:1" in line and "try:" in line
+    j = cli("gate", "--budgets", budgets, tiny_run.out, "--json")
+    assert j.returncode == 1 and json.loads(j.stdout)["passed"] is False
+
+
+def test_malformed_recipe_exits_2_naming_the_file_and_line(tmp_path):
+    bad = write(tmp_path / "bad.toml", 'name = "x"\n[teacher\nchannels = [1]\n')
+    r = cli("run", bad, "--out", tmp_path / "run")
+    assert r.returncode == 2
+    assert str(bad) in r.stderr and "line 2" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_recipe_typo_exits_2_with_did_you_mean(tmp_path):
+    text = TINY.read_text().replace('[student]\nchannels', '[student]\narch = "cnn1dd"\nchannels')
+    r = cli("run", write(tmp_path / "typo.toml", text), "--out", tmp_path / "run")
+    assert r.returncode == 2 and "student.arch" in r.stderr and "did you mean 'cnn1d'" in r.stderr
+
+
+def test_corrupt_onnx_exits_3(tiny_run, tmp_path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes((tiny_run.out / "student-fp32.onnx").read_bytes()[:500])
+    r = cli("bench", corrupt)
+    assert r.returncode == 3, r.stderr
+    assert "corrupt.onnx" in r.stderr and "not a valid ONNX model" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_missing_report_exits_3(tmp_path):
+    r = cli("gate", "--budgets", TINY.with_name("tiny.budgets.toml"), tmp_path)
+    assert r.returncode == 3 and "report.json" in r.stderr
+
+
+def test_standalone_bench_json_on_any_file(tiny_run):
+    r = cli("bench", tiny_run.out / "student-int8-qdq.onnx", "--data", tiny_run.out / "eval.npz", "--json")
+    assert r.returncode == 0, r.stderr
+    ms = {m["metric"]: m for m in json.loads(r.stdout)}
+    assert ms["p90_ms"]["how"] == "measured" and ms["p90_ms"]["unit"] == "ms"
+    assert 0 <= ms["accuracy"]["value"] <= 100 and ms["size"]["value"] > 0
+
+
+def test_listing_commands():
+    presets = json.loads(cli("presets", "--json").stdout)
+    assert {"onnx-fp32", "onnx-int8-qdq", "coreml-fp16"} <= {p["name"] for p in presets}
+    devices = json.loads(cli("devices", "--json").stdout)
+    assert {"name": "host-cpu", "how": "measured"}.items() <= devices[0].items()
+
+
+def test_cli_run_reuses_cached_teacher_and_refuses_to_overwrite(tiny_run, cache_dir, tmp_path):
+    env = {"EDGEDISTILL_CACHE": str(cache_dir)}
+    out = tmp_path / "run"
+    r = cli("run", TINY, "--out", out, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "teacher: reused from cache" in r.stderr  # trained once by the tiny_run fixture
+    assert "Gate: PASSED" in r.stdout and (out / "report.json").exists()
+    before = (out / "report.json").read_bytes()
+    again = cli("run", TINY, "--out", out, env=env)
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert (out / "report.json").read_bytes() == before  # nothing lost or half-written
+    shutil.rmtree(out)
