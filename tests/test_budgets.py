@@ -295,7 +295,7 @@ def test_unknown_key_in_a_check_table_suggests_the_closest(tmp_path):
     err = config_error(path)
     msg = str(err)
     assert "budgets.toml" in msg
-    assert err.key == "devce" and err.source.endswith("budgets.toml:8")
+    assert err.key == "devce" and err.source.endswith("budgets.toml:6")
     assert "unknown key" in msg
     assert "did you mean 'device'?" in msg
 

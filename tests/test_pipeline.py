@@ -115,3 +115,9 @@ def test_gate_verdict_is_in_the_report(tiny_run):
 def test_eval_set_is_plain_arrays(tiny_run):
     with np.load(tiny_run.out / "eval.npz", allow_pickle=False) as z:
         assert set(z.files) == {"x", "y", "teacher_pred"} and z["x"].dtype == np.float32
+
+
+def test_exported_onnx_carries_no_debug_metadata_or_local_paths(tiny_run):
+    for name in ("teacher-fp32.onnx", "student-fp32.onnx", "student-int8-qdq.onnx"):
+        data = (tiny_run.out / name).read_bytes()
+        assert b"stack_trace" not in data and b"edgedistill/models" not in data, name
