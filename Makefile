@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/edgedistill run
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check edgedistill tests benchmarks
 	$(PY) -m pytest -q
 
 # everything, including the slow full-recipe test (~3 min)

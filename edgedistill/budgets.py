@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
-
-from pydantic import Field
+from typing import Literal
 
 from . import config
 from .config import Frozen
 from .errors import ConfigError
+from .registry import suggest
 
 # metric → (unit family, "max" = limit is an upper bound / "min" = a lower bound, needs a device)
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -108,11 +107,7 @@ def load_budgets(path: Path, known_devices: list[str]) -> list[Check]:
 
 def _check(row: _CheckRow, where: str, known_devices: list[str]) -> Check:
     if row.metric not in METRICS:
-        import difflib
-
-        close = difflib.get_close_matches(row.metric, METRICS, n=1)
-        raise ConfigError(where, "metric", f"unknown metric {row.metric!r}",
-                          f"did you mean {close[0]!r}?" if close else f"known: {', '.join(METRICS)}")
+        raise ConfigError(where, "metric", f"unknown metric {row.metric!r}", suggest(row.metric, METRICS))
     if METRICS[row.metric][2] and row.device is None:
         raise ConfigError(where, "device", f"metric {row.metric} depends on the device",
                           f"add device = one of {', '.join(known_devices)}")

@@ -7,7 +7,6 @@ unknown keys, so a typo is an error naming the key, not a silently ignored setti
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError, InputFileError
+from .registry import suggest
 
 
 class Frozen(BaseModel):
@@ -54,15 +54,31 @@ def load(model: type[M], path: Path) -> M:
     return validate(model, read_toml(path), str(path))
 
 
+def list_named(folder: Path) -> list[str]:
+    """Names (file stems) of the TOML files in a shipped data folder."""
+    return sorted(p.stem for p in Path(folder).glob("*.toml"))
+
+
+def load_named(model: type[M], folder: Path, name_or_path: str, kind: str) -> M:
+    """A shipped file by name (`folder/NAME.toml`) or a user's file by path; its `name` must match."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = Path(folder) / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ConfigError(str(name_or_path), "", f"unknown {kind}", suggest(name_or_path, list_named(folder)))
+    obj = load(model, path)
+    if obj.name != path.stem:
+        raise ConfigError(str(path), "name", f"{obj.name!r} differs from the file name", f"rename to {path.stem!r}")
+    return obj
+
+
 def config_error(model: type[BaseModel], exc: ValidationError, source: str) -> ConfigError:
     """Turn pydantic's first error into file + dotted key path + problem + fix."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         known = _known_keys(model, err["loc"][:-1])
-        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
-        fix = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
-        return ConfigError(source, loc, "unknown key", fix)
+        return ConfigError(source, loc, "unknown key", suggest(err["loc"][-1], known))
     if err["type"] == "missing":
         return ConfigError(source, loc, "required key is missing", "add it")
     value = err.get("input")

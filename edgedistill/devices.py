@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from . import config
 from .config import Frozen
-from .errors import ConfigError
 from .resources import data_dir
 
 PosInt = Annotated[int, Field(gt=0)]
@@ -40,19 +37,9 @@ class DeviceProfile(Frozen):
 
 def list_profiles() -> list[str]:
     """Names of the shipped device profiles."""
-    return sorted(p.stem for p in data_dir("devices").glob("*.toml"))
+    return config.list_named(data_dir("devices"))
 
 
 def load_profile(name_or_path: str) -> DeviceProfile:
     """A shipped profile by name, or a user's profile file by path."""
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = data_dir("devices") / f"{name_or_path}.toml"
-        if not path.exists():
-            close = difflib.get_close_matches(name_or_path, list_profiles(), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(list_profiles())}"
-            raise ConfigError(str(name_or_path), "", "unknown device profile", fix)
-    profile = config.load(DeviceProfile, path)
-    if profile.name != path.stem:
-        raise ConfigError(str(path), "name", f"{profile.name!r} differs from the file name", f"rename to {path.stem!r}")
-    return profile
+    return config.load_named(DeviceProfile, data_dir("devices"), name_or_path, "device profile")

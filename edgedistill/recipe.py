@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from . import config
 from .config import Frozen
 from .errors import ConfigError
+from .registry import suggest
 from .resources import recipes_dir
 
 DEFAULT_RECIPE = "mnist1d"
@@ -142,8 +143,4 @@ def _check_names(recipe: Recipe, source: str) -> None:
     checks += [(f"bench.devices[{i}]", d, list_profiles()) for i, d in enumerate(recipe.bench.devices)]
     for key, value, known in checks:
         if value not in known:
-            import difflib
-
-            close = difflib.get_close_matches(value, known, n=1)
-            fix = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
-            raise ConfigError(source, key, f"unknown name {value!r}", fix)
+            raise ConfigError(source, key, f"unknown name {value!r}", suggest(value, known))

@@ -8,6 +8,13 @@ from typing import Callable, Generic, TypeVar
 T = TypeVar("T")
 
 
+def suggest(name: str, known) -> str:
+    """The fix for an unknown name: "did you mean 'x'?" when one is close, else the known names."""
+    known = sorted(known)
+    close = difflib.get_close_matches(str(name), known, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+
+
 class Registry(Generic[T]):
     """A named table of factories, filled explicitly in one place per package."""
 
@@ -35,9 +42,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         """The one-line explanation for an unknown name, with a suggestion when one is close."""
-        close = difflib.get_close_matches(name, self._items, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(self.names())}"
-        return f"unknown {self.kind} {name!r}; {hint}"
+        return f"unknown {self.kind} {name!r}; {suggest(name, self._items)}"
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

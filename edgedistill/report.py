@@ -120,8 +120,8 @@ def markdown(report: dict) -> str:
         for k, s in ordered(tr["students"]):
             lines.append(f"| student: {k} | {s['params']:,} | {s['test_accuracy']['value']:.2f}% | {s['epochs']} | "
                          f"{s['seconds']['value']:.1f} s |")
-        lines += ["", f"Distillation with transfer data closes **{tr['gap_closed']['value']:.0f}%** of the "
-                      f"scratch → teacher accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
+        lines += ["", f"Distillation with transfer data closes **{tr['gap_closed']['value']:.0f}%** of the scratch → "
+                      f"teacher accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
     for device, (header, rows) in comparison_tables(report).items():
         lines += [f"## Teacher vs student, side by side on {device}", "", "| " + " | ".join(header) + " |",
                   "|---|" + "---:|" * (len(header) - 1)] + ["| " + " | ".join(r) + " |" for r in rows]

@@ -16,7 +16,8 @@ def read_report(run_dir: Path) -> dict:
     try:
         rep = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputFileError(str(path), "no report.json here", "pass a run folder written by `edgedistill run`") from None
+        raise InputFileError(str(path), "no report.json here",
+                             "pass a run folder written by `edgedistill run`") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputFileError(str(path), f"not valid JSON ({exc})") from None
     if not isinstance(rep, dict) or not str(rep.get("schema", "")).startswith("edgedistill.report/"):
@@ -68,13 +69,10 @@ def gate_targets(budgets: Path, targets):
 
 def _check_artifacts(checks, measurements, budgets) -> None:
     """A check naming an artifact that is not in the run or file list is a config error (exit 2)."""
-    import difflib
-
     from .errors import ConfigError
+    from .registry import suggest
 
-    known = sorted({m.artifact for m in measurements})
+    known = {m.artifact for m in measurements}
     for c in checks:
         if c.artifact not in known:
-            close = difflib.get_close_matches(c.artifact, known, n=1)
-            raise ConfigError(c.where, "artifact", f"unknown artifact {c.artifact!r}",
-                              f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}")
+            raise ConfigError(c.where, "artifact", f"unknown artifact {c.artifact!r}", suggest(c.artifact, known))

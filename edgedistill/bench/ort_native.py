@@ -58,7 +58,8 @@ def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None
     return out
 
 
-def bench(artifact: str, path: Path, profile, data: Path | None = None, shapes: dict | None = None) -> list[Measurement]:
+def bench(artifact: str, path: Path, profile, data: Path | None = None,
+          shapes: dict | None = None) -> list[Measurement]:
     """All figures for one file on one profile (how = the profile's `how`)."""
     raw = run_child(path, profile, data, shapes)
     s = summarize_ns(raw["latency_ns"])

@@ -6,14 +6,12 @@ This module imports no torch: `edgedistill presets` lists them instantly.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from .. import config
 from ..config import Frozen
-from ..errors import ConfigError
 from ..resources import data_dir
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -60,21 +58,9 @@ class Preset(Frozen):
 
 def list_presets() -> list[str]:
     """Names of the shipped presets."""
-    return sorted(p.stem for p in data_dir("exporters").glob("*.toml"))
+    return config.list_named(data_dir("exporters"))
 
 
 def load_preset(name_or_path: str) -> Preset:
     """A shipped preset by name, or a user's preset file by path."""
-    path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = data_dir("exporters") / f"{name_or_path}.toml"
-        if not path.exists():
-            import difflib
-
-            close = difflib.get_close_matches(name_or_path, list_presets(), n=1)
-            fix = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(list_presets())}"
-            raise ConfigError(str(name_or_path), "", "unknown export preset", fix)
-    preset = config.load(Preset, path)
-    if preset.name != path.stem:
-        raise ConfigError(str(path), "name", f"{preset.name!r} differs from the file name", f"rename to {path.stem!r}")
-    return preset
+    return config.load_named(Preset, data_dir("exporters"), name_or_path, "export preset")

@@ -37,8 +37,8 @@ def export_all(recipe, trained, out: Path, reporter) -> tuple[dict[str, Artifact
         for role, model in (("teacher", trained.teacher), ("student", trained.student)):
             name = fp32.artifact_name(role)
             meta = onnx_export.export_onnx(model, ds.input_shape, out / name, fp32.opset)
-            artifacts[name] = receipt(name, out / name, "onnx", "export.onnx", [f"{role}.safetensors" if role == "teacher"
-                                      else "student-distilled_transfer.safetensors"], preset=fp32.name,
+            source = "teacher.safetensors" if role == "teacher" else "student-distilled_transfer.safetensors"
+            artifacts[name] = receipt(name, out / name, "onnx", "export.onnx", [source], preset=fp32.name,
                                       params=n_params[role], **meta)
             ref = predict_logits(model, torch.from_numpy(x_test)).numpy()
             checks[name] = _onnx_parity(name, out / name, ref, x_test, y_test, fp32.parity)
