@@ -121,3 +121,23 @@ def test_exported_onnx_carries_no_debug_metadata_or_local_paths(tiny_run):
     for name in ("teacher-fp32.onnx", "student-fp32.onnx", "student-int8-qdq.onnx"):
         data = (tiny_run.out / name).read_bytes()
         assert b"stack_trace" not in data and b"edgedistill/models" not in data, name
+
+
+@pytest.mark.macos
+def test_coreml_predictions_match_the_torch_student(tiny_run):
+    import torch
+    from safetensors.torch import load_file
+
+    from edgedistill.export.coreml import coreml_logits
+    from edgedistill.export.parity import compare
+    from edgedistill.models import build_model
+    from edgedistill.recipe import StudentConfig
+
+    with np.load(tiny_run.out / "eval.npz") as z:
+        x, y = z["x"][:64], z["y"][:64]
+    cfg = StudentConfig(**tiny_run.report["recipe"]["config"]["student"])
+    student = build_model(cfg, x.shape[1:], 10)
+    student.load_state_dict(load_file(tiny_run.out / "student-distilled_transfer.safetensors"))
+    ref = student.eval()(torch.from_numpy(x)).detach().numpy()
+    result = compare(ref, coreml_logits(tiny_run.out / "student-fp16.mlpackage", x), y)
+    assert result.max_abs_diff < 0.05 and result.top1_agreement >= 0.98
