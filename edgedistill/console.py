@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .gate import fmt
-from .report import ordered
+from .report import gap_text, ordered
 
 
 def _console() -> Console:
@@ -32,10 +32,10 @@ def print_run(report: dict, out: Path) -> None:
             t.add_row(f"student: {k}", f"{s['params']:,}", f"{s['test_accuracy']['value']:.2f}%",
                       f"{s['seconds']['value']:.1f} s")
         con.print(t)
-        con.print(f"gap closed by distillation + transfer: {tr['gap_closed']['value']:.0f}% · "
+        con.print(f"gap closed by distillation + transfer: {gap_text(tr)} · "
                   f"{tr['params_ratio']:.0f}× fewer parameters")
     for device, (header, rows) in comparison_tables(report).items():
-        t = Table(title=f"Side by side on {device} (measured)")
+        t = Table(title=f"Side by side on {device}")
         for i, h in enumerate(header):
             t.add_column(h, justify="left" if i == 0 else "right")
         for r in rows:

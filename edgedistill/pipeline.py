@@ -1,7 +1,9 @@
 """The only module that knows the order of the stages:
 
     recipe → data → teacher → students (scratch, distilled, distilled + transfer)
-           → export (ONNX fp32, int8 QDQ, Core ML) → parity → bench → gate → report
+           → export (ONNX fp32, Core ML) → quantize (int8 QDQ) → bench → gate → report
+
+(each export and quantize step proves its file against the torch model before returning it)
 
 Everything is written into a staging folder beside the run folder and renamed into place at
 the end, so an interrupted or failed run never leaves a half-written run folder behind.
@@ -10,6 +12,7 @@ the end, so an interrupted or failed run never leaves a half-written run folder 
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,26 +34,26 @@ def default_out(recipe_name: str, root: Path = Path("runs")) -> Path:
 
 
 def claim_out(out: Path, force: bool) -> Path:
-    """Refuse an existing run folder unless --force; return the staging folder to write into."""
+    """Refuse an existing run folder unless --force; return a fresh staging folder beside it."""
     out = Path(out)
     if out.exists() and not force:
         raise UsageError(f"{out} already exists — pass --force to replace it, or choose another --out")
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # unique per run: two runs aiming at one folder never write into each other's staging
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
 
 
-def publish(staging: Path, out: Path) -> None:
+def publish(staging: Path, out: Path, force: bool) -> None:
     """Move the finished staging folder into place (replacing an old run only now, with --force)."""
-    if out.exists():
-        trash = out.with_name(f".{out.name}.old")
-        shutil.rmtree(trash, ignore_errors=True)
-        out.rename(trash)
+    if not out.exists():
         staging.rename(out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        staging.rename(out)
+        return
+    if not force:  # appeared while we ran
+        raise UsageError(f"{out} appeared during the run — results kept in {staging}; rename it or rerun with --force")
+    trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    out.rename(trash / "run")
+    staging.rename(out)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
@@ -70,9 +73,13 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         from .bench.stage import bench_all
         from .distill.stage import distill_all
         from .export.stage import export_all
+        from .quantize.stage import quantize_all
 
         trained = distill_all(recipe, cache, staging, reporter)
-        artifacts, parity = export_all(recipe, trained, staging, reporter)
+        exported = export_all(recipe, trained, staging, reporter)
+        quantized = quantize_all(recipe, trained, exported, staging, reporter)
+        artifacts = {**exported.artifacts, **quantized.artifacts}
+        parity = {**exported.parity, **quantized.parity}
         measurements = bench_all(recipe, trained, artifacts, staging, reporter)
         verdict = _judge(checks, measurements)
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
@@ -80,7 +87,7 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    publish(staging, out)
+    publish(staging, out, force)
     return RunResult(out, report, verdict)
 
 

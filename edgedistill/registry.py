@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -18,9 +18,23 @@ def suggest(name: str, known) -> str:
 class Registry(Generic[T]):
     """A named table of factories, filled explicitly in one place per package."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, plugin_group: str | None = None):
         self.kind = kind
+        self.plugin_group = plugin_group  # entry-point group outside packages register into
         self._items: dict[str, T] = {}
+        self._plugins_loaded = plugin_group is None
+
+    def _load_plugins(self) -> None:
+        """Once, on first look-up: add what installed packages publish under `plugin_group`.
+        Built-in names win; a plugin cannot silently replace one."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.plugin_group):
+            if ep.name not in self._items:
+                self._items[ep.name] = ep.load()
 
     def register(self, name: str, item: T | None = None):
         """Register `item` under `name`; usable as a decorator when `item` is omitted."""
@@ -35,6 +49,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Look `name` up; a miss raises KeyError whose message suggests the closest names."""
+        self._load_plugins()
         try:
             return self._items[name]
         except KeyError:
@@ -46,10 +61,9 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
+        self._load_plugins()
         return sorted(self._items)
 
     def __contains__(self, name: str) -> bool:
+        self._load_plugins()
         return name in self._items
-
-    def __call__(self, name: str) -> Callable:  # pragma: no cover - sugar
-        return self.get(name)  # type: ignore[return-value]

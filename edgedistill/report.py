@@ -41,8 +41,9 @@ def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict
                         "cached": trained.teacher_cached},
             "students": students,
             # share of the scratch → teacher accuracy gap that distillation with transfer data closes
-            "gap_closed": Figure(100 * (s["distilled_transfer"] - s["scratch"]) / gap if gap > 0 else float("nan"),
-                                 "%").to_json(),
+            # null when the teacher is no better than scratch: there is no gap to close
+            "gap_closed": Figure(100 * (s["distilled_transfer"] - s["scratch"]) / gap, "%").to_json() if gap > 0
+            else None,
             "params_ratio": trained.teacher_result.params / trained.students["distilled_transfer"].params,
         },
         "artifacts": {a.name: a.to_json(root) for a in [*trained.weights.values(), *artifacts.values()]},
@@ -51,6 +52,12 @@ def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict
                          for m in measurements],
         "gate": gate_json(verdict),
     }
+
+
+def gap_text(training: dict) -> str:
+    """"84%", or why there is no figure."""
+    gap = training["gap_closed"]
+    return f"{gap['value']:.0f}%" if gap else "n/a (teacher not better than scratch)"
 
 
 def ordered(students: dict):
@@ -120,8 +127,8 @@ def markdown(report: dict) -> str:
         for k, s in ordered(tr["students"]):
             lines.append(f"| student: {k} | {s['params']:,} | {s['test_accuracy']['value']:.2f}% | {s['epochs']} | "
                          f"{s['seconds']['value']:.1f} s |")
-        lines += ["", f"Distillation with transfer data closes **{tr['gap_closed']['value']:.0f}%** of the scratch → "
-                      f"teacher accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
+        lines += ["", f"Distillation with transfer data closes **{gap_text(tr)}** of the scratch → teacher "
+                      f"accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
     for device, (header, rows) in comparison_tables(report).items():
         lines += [f"## Teacher vs student, side by side on {device}", "", "| " + " | ".join(header) + " |",
                   "|---|" + "---:|" * (len(header) - 1)] + ["| " + " | ".join(r) + " |" for r in rows]
@@ -132,8 +139,9 @@ def markdown(report: dict) -> str:
         lines += ["## Parity with the torch model", ""]
         for name, p in report["parity"].items():
             lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else
-                         f"max |Δ| {p['max_abs_diff']:.3g}, mean cosine {p['mean_cosine']:.5f}, top-1 agreement "
-                         f"{p['top1_agreement']:.2%}, accuracy {p['accuracy']:.2%} ({p['runtime']})"))
+                         f"max |Δ| {p['max_abs_diff']['value']:.3g}, mean cosine {p['mean_cosine']['value']:.5f}, "
+                         f"top-1 agreement {p['top1_agreement']['value']:.2f}%, accuracy {p['accuracy']['value']:.2f}% "
+                         f"({p['runtime']}, {p['samples']} test rows)"))
         lines.append("")
     lines += gate_markdown(report.get("gate"))
     return "\n".join(lines) + "\n"

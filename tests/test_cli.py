@@ -48,6 +48,18 @@ def test_gate_failing_budget_exits_1_with_what_where_how_much_and_a_hint(tiny_ru
     assert j.returncode == 1 and json.loads(j.stdout)["passed"] is False
 
 
+def test_run_with_a_failing_budget_exits_1_and_keeps_the_run(tiny_run, cache_dir, tmp_path):
+    budgets = write(tmp_path / "tight.toml", '[[check]]\nartifact = "student-int8-qdq.onnx"\ndevice = "host-cpu"\n'
+                                             'metric = "accuracy"\nlimit = "100 %"\n')
+    recipe = write(tmp_path / "tight-recipe.toml", TINY.read_text().replace('"tiny.budgets.toml"', f'"{budgets}"'))
+    out = tmp_path / "run"
+    r = cli("run", recipe, "--out", out, "--quiet", env={"EDGEDISTILL_CACHE": str(cache_dir)})
+    assert r.returncode == 1, r.stderr
+    assert "FAIL: accuracy" in r.stdout and "is below 100 %" in r.stdout and f"{budgets}:1" in r.stdout
+    assert (out / "report.json").exists()  # a missed budget is a result: the run folder is complete
+    assert r.stderr == ""  # --quiet
+
+
 def test_malformed_recipe_exits_2_naming_the_file_and_line(tmp_path):
     bad = write(tmp_path / "bad.toml", 'name = "x"\n[teacher\nchannels = [1]\n')
     r = cli("run", bad, "--out", tmp_path / "run")

@@ -424,3 +424,18 @@ def test_config_modules_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_registry_takes_plugins_from_entry_points_and_builtins_win(tmp_path, monkeypatch):
+    # A real installed-distribution layout on sys.path: what `pip install some-plugin` leaves behind.
+    dist = tmp_path / "edplugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: edplugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[edgedistill.testgroup]\nmy_loss = edplugin_mod:my_loss\n"
+                                           "builtin = edplugin_mod:impostor\n")
+    (tmp_path / "edplugin_mod.py").write_text("def my_loss():\n    return 'plugin'\n\ndef impostor():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry("loss", plugin_group="edgedistill.testgroup")
+    reg.register("builtin", "mine")
+    assert reg.names() == ["builtin", "my_loss"]
+    assert reg.get("my_loss")() == "plugin" and reg.get("builtin") == "mine"

@@ -63,7 +63,7 @@ def test_hinton_kd_weights_distillation_and_hard_label():
 def test_unlabeled_rows_carry_only_the_distillation_term():
     s, t = torch.tensor([S, S]), torch.tensor([T_, T_])
     got = hinton_kd(s, t, torch.tensor([UNLABELED, UNLABELED]), temperature=4.0, alpha=0.5)
-    assert got.item() == pytest.approx(kl(softmax(T_, 4), softmax(S, 4)) * 16, rel=1e-5)
+    assert got.item() == pytest.approx(0.5 * kl(softmax(T_, 4), softmax(S, 4)) * 16, rel=1e-5)  # alpha · KL·T²
     mixed = hinton_kd(s, t, torch.tensor([0, UNLABELED]), temperature=4.0, alpha=0.5)
     labeled = hinton_kd(s[:1], t[:1], torch.tensor([0]), temperature=4.0, alpha=0.5)
     assert mixed.item() == pytest.approx((labeled.item() + got.item()) / 2, rel=1e-5)  # batch mean

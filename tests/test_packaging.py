@@ -22,10 +22,14 @@ def test_wheel_carries_presets_and_profiles(tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     # Run from the unpacked wheel, outside the checkout, so only the wheel's copy can be found.
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import edgedistill.resources as r; "
-            "print(r.data_dir('exporters')); from edgedistill.cli import main; main(['presets', '--json'])")
-    out = subprocess.run([sys.executable, "-c", code, str(site)], capture_output=True, text=True, cwd=tmp_path,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ""})
-    assert out.returncode == 0, out.stderr
-    first, rest = out.stdout.split("\n", 1)
-    assert first.startswith(str(site))
-    assert {"onnx-fp32", "onnx-int8-qdq", "coreml-fp16"} <= {p["name"] for p in json.loads(rest)}
+            "print(r.data_dir('exporters')); from edgedistill.cli import main; main([sys.argv[2], '--json'])")
+    listed = {}
+    for command in ("presets", "devices"):
+        out = subprocess.run([sys.executable, "-c", code, str(site), command], capture_output=True, text=True,
+                             cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ""})
+        assert out.returncode == 0, out.stderr
+        first, rest = out.stdout.split("\n", 1)
+        assert first.startswith(str(site))
+        listed[command] = {p["name"] for p in json.loads(rest)}
+    assert {"onnx-fp32", "onnx-int8-qdq", "coreml-fp16"} <= listed["presets"]
+    assert "host-cpu" in listed["devices"]

@@ -28,8 +28,19 @@ def test_force_replaces_only_when_the_new_run_is_complete(tmp_path):
     staging = claim_out(out, force=True)
     assert (out / "old").exists()  # the old run survives while the new one is being written
     (staging / "new").write_text("new")
-    publish(staging, out)
+    publish(staging, out, force=True)
     assert (out / "new").exists() and not (out / "old").exists() and not staging.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging or trash left behind
+
+
+def test_two_runs_get_distinct_staging_and_a_late_collision_is_refused(tmp_path):
+    out = tmp_path / "run"
+    first, second = claim_out(out, force=False), claim_out(out, force=False)
+    assert first != second and first.exists() and second.exists()
+    publish(first, out, force=False)
+    with pytest.raises(UsageError, match="appeared during the run"):
+        publish(second, out, force=False)
+    assert second.exists()  # the loser's results are kept, not deleted
 
 
 def test_a_failing_stage_leaves_no_run_folder(tmp_path, cache_dir, monkeypatch):

@@ -9,8 +9,14 @@ import numpy as np
 
 from ..artifacts import atomic_write_bytes
 from ..devices import load_profile
+from ..errors import InputFileError, StageError
+from ..registry import Registry
 from ..results import Figure, Measurement
 from . import ort_native
+
+# device profile `runtime` → runner(artifact, path, profile, eval_set) -> [Measurement]
+RUNNERS: Registry = Registry("runner", plugin_group="edgedistill.runners")
+RUNNERS.register("onnxruntime", ort_native.bench)
 
 TEACHER = "teacher-fp32.onnx"
 
@@ -41,9 +47,13 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> list[Mea
                      if a.kind != "onnx"]
     for device in recipe.bench.devices:
         profile = load_profile(device)
+        runner = RUNNERS.get(profile.runtime)
         with reporter.task(f"bench {device}", len(onnx_files)) as advance:
             for a in onnx_files:
-                measurements += ort_native.bench(a.name, a.path, profile, eval_set)
+                try:
+                    measurements += runner(a.name, a.path, profile, eval_set)
+                except InputFileError as exc:  # our own file failing to run is our bug, not bad input
+                    raise StageError(f"benchmark of {a.name} on {device} failed: {exc}") from exc
                 advance(file=a.name)
     return measurements + accuracy_drops(measurements, TEACHER)
 

@@ -24,10 +24,12 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
-    def content_hash(self) -> str:
-        """sha256 over every array's bytes and shape: the data part of every cache key."""
+    def content_hash(self, labeled_only: bool = False) -> str:
+        """sha256 over the arrays' dtypes, shapes and bytes: the data part of every cache key.
+        `labeled_only` leaves out the transfer set (the teacher never sees it in training)."""
         h = hashlib.sha256()
-        for a in (self.x_train, self.y_train, self.x_test, self.y_test, self.x_unlabeled):
+        arrays = (self.x_train, self.y_train, self.x_test, self.y_test)
+        for a in arrays if labeled_only else (*arrays, self.x_unlabeled):
             h.update(str((a.dtype, a.shape)).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()

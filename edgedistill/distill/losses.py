@@ -6,7 +6,9 @@ Response-based KD follows Hinton et al. (2015) exactly (DESIGN.md):
     distill = KL(p_T || q_T) · T²      (sum over classes, mean over the batch = "batchmean")
     loss    = alpha · distill + (1 − alpha) · CE(student, hard label)
 
-Labels equal to UNLABELED (−1) mark transfer examples: they carry only the distillation term.
+Labels equal to UNLABELED (−1) mark transfer examples: they carry only the distillation term,
+alpha · KL·T² (the hard-label term is absent, not re-weighted), so every row weighs the teacher
+the same and alpha = 1 is pure distillation.
 Teacher logits are detached, so no gradient can ever reach the teacher.
 """
 
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 from ..registry import Registry
 
 UNLABELED = -1
-LOSSES: Registry = Registry("loss")
+LOSSES: Registry = Registry("loss", plugin_group="edgedistill.losses")
 
 
 def softened_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -31,11 +33,11 @@ def softened_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temp
 
 @LOSSES.register("hinton_kd")
 def hinton_kd(student_logits, teacher_logits, labels, temperature: float = 4.0, alpha: float = 0.9):
-    """alpha · KL·T² + (1 − alpha) · CE on labelled rows; KL·T² alone on unlabelled rows; batch mean."""
+    """alpha · KL·T² + (1 − alpha) · CE on labelled rows; alpha · KL·T² alone on unlabelled rows; batch mean."""
     kd = softened_kl(student_logits, teacher_logits, temperature)  # (B,)
     labeled = labels != UNLABELED
     ce = F.cross_entropy(student_logits, labels.clamp(min=0), reduction="none")  # (B,), masked below
-    per_example = torch.where(labeled, alpha * kd + (1.0 - alpha) * ce, kd)
+    per_example = alpha * kd + (1.0 - alpha) * torch.where(labeled, ce, torch.zeros_like(ce))
     return per_example.mean()
 
 

@@ -1,6 +1,7 @@
 """Train the teacher, or reuse the one cached under the same content key.
 
-Key = (recipe [teacher] section, recipe seed, data content hash, training-code version).
+Key = (recipe [teacher] section, recipe seed, labelled-data content hash, training-code version).
+A reused teacher reports the training time of the run that trained it, marked as cached.
 Weights are stored as safetensors (no pickle), with a small JSON receipt beside them.
 """
 
@@ -28,7 +29,7 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter)
     x, y, x_test, y_test = tensors
     torch.manual_seed(recipe.seed)  # initial weights depend on the recipe's seed only
     model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
-    key = teacher_key(recipe, ds.content_hash())
+    key = teacher_key(recipe, ds.content_hash(labeled_only=True))
     folder = Path(cache_dir) / "teachers" / key[:24] if cache_dir else None
     if folder and (folder / "result.json").exists():
         model.load_state_dict(load_file(folder / "teacher.safetensors"))

@@ -86,13 +86,24 @@ def validate(path: Path) -> dict:
     fn = spec.mlProgram.functions["main"]
     ops = Counter(op.type for op in fn.block_specializations[fn.opset].operations)
     weights = path / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    inputs, outputs = [i.name for i in spec.description.input], [o.name for o in spec.description.output]
+    weight_bytes = weights.stat().st_size if weights.exists() else 0
+    problems = []
+    if inputs != [INPUT] or outputs != [OUTPUT]:
+        problems.append(f"interface {inputs} → {outputs}, expected ['{INPUT}'] → ['{OUTPUT}']")
+    if not {"conv", "linear", "matmul"} & set(ops):
+        problems.append(f"no conv/linear/matmul among ops {sorted(ops)}")
+    if weight_bytes == 0:
+        problems.append("weights/weight.bin is missing or empty")
+    if problems:
+        raise StageError(f"{path.name}: saved Core ML package is malformed: " + "; ".join(problems))
     return {
         "spec_version": spec.specificationVersion,
         "opset": fn.opset,
-        "graph_inputs": [i.name for i in spec.description.input],
-        "graph_outputs": [o.name for o in spec.description.output],
+        "graph_inputs": inputs,
+        "graph_outputs": outputs,
         "ops": dict(sorted(ops.items())),
-        "weight_bytes": weights.stat().st_size if weights.exists() else 0,
+        "weight_bytes": weight_bytes,
         "metadata": dict(spec.description.metadata.userDefined),
         "predicted": sys.platform == "darwin",
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import StageError
+from ..results import Figure
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,13 @@ class ParityResult:
     accuracy: float  # of the exported file, fraction
     samples: int
 
-    def to_json(self) -> dict:
-        return asdict(self)
+    def to_json(self, runtime: str) -> dict:
+        """Report form: every number a figure with unit and how it was obtained."""
+        return {"max_abs_diff": Figure(self.max_abs_diff, "logit").to_json(),
+                "mean_cosine": Figure(self.mean_cosine, "cosine").to_json(),
+                "top1_agreement": Figure(100 * self.top1_agreement, "%").to_json(),
+                "accuracy": Figure(100 * self.accuracy, "%").to_json(),
+                "samples": self.samples, "runtime": runtime}
 
 
 def onnx_logits(path: Path, x: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -52,3 +59,20 @@ def check(name: str, result: ParityResult, tolerance) -> None:
     if problems:
         raise StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
                          + "; ".join(problems) + " — the export is wrong or the preset's quantization too coarse")
+
+
+def check_file(preset, name: str, path: Path, reference: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict:
+    """Run an exported file on x, compare with the torch logits, enforce the preset's tolerance."""
+    if preset.format == "onnx":
+        result = compare(reference, onnx_logits(path, x), y)
+        runtime = "onnxruntime CPU"
+    elif sys.platform == "darwin":
+        from .coreml import coreml_logits
+
+        result = compare(reference, coreml_logits(path, x), y)
+        runtime = "Core ML"
+    else:
+        return {"skipped": "Core ML predicts only on macOS; on this host the package was reloaded and its "
+                           "interface, ops and weight bytes validated instead"}
+    check(name, result, preset.parity)
+    return result.to_json(runtime)

@@ -1,88 +1,75 @@
-"""Export stage: teacher and shipped student → files, each proven against its torch source.
+"""Export stage: teacher and shipped student → float files (ONNX, Core ML), each proven against
+its torch source before it is reported. Quantized files come from the next stage (quantize/).
 
-The student's fp32 ONNX file is always written: it is the int8 quantizer's input, and the
-teacher's fp32 ONNX file sits beside it so every benchmark ratio is measured side by side.
+The student's fp32 ONNX file is always written: it is the quantizer's input, and the teacher's
+fp32 ONNX file sits beside it so every benchmark ratio is measured side by side.
 """
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from .. import __version__
 from ..artifacts import Artifact, receipt
-from ..distill.train import predict_logits
-from . import coreml as coreml_export
-from . import onnx as onnx_export
+from ..registry import Registry
 from . import parity
 from .presets import load_preset
 
+SHIPPED_WEIGHTS = "student-distilled_transfer.safetensors"
 
-def export_all(recipe, trained, out: Path, reporter) -> tuple[dict[str, Artifact], dict[str, dict]]:
-    """Write every preset's file for the student (and fp32 ONNX for the teacher); return receipts + parity."""
+
+@dataclass(frozen=True)
+class Exported:
+    """Files written by a stage, with each file's parity against the model it came from."""
+
+    artifacts: dict[str, Artifact]
+    parity: dict[str, dict]
+
+
+def _onnx(model, input_shape, path: Path, preset, metadata: dict) -> dict:
+    from .onnx import export_onnx
+
+    return export_onnx(model, input_shape, path, preset.opset)
+
+
+def _coreml(model, input_shape, path: Path, preset, metadata: dict) -> dict:
+    from .coreml import export_coreml
+
+    return export_coreml(model, input_shape, path, preset, metadata)
+
+
+# format → exporter(model, input_shape, path, preset, metadata) -> receipt metadata
+EXPORTERS: Registry = Registry("exporter", plugin_group="edgedistill.exporters")
+EXPORTERS.register("onnx", _onnx)
+EXPORTERS.register("coreml", _coreml)
+
+
+def export_all(recipe, trained, out: Path, reporter) -> Exported:
+    """Write the teacher's fp32 ONNX file and every float preset's file for the shipped student."""
     import torch
 
-    ds = trained.dataset
-    x_test, y_test = ds.x_test, ds.y_test
-    fp32 = load_preset("onnx-fp32")
-    presets = [load_preset(p) for p in recipe.export.presets]
+    from ..distill.train import predict_logits
     from ..models import count_params
 
-    n_params = {"teacher": count_params(trained.teacher), "student": count_params(trained.student)}
-    artifacts: dict[str, Artifact] = {}
-    checks: dict[str, dict] = {}
-    with reporter.task("export", 2 + sum(p.name != "onnx-fp32" for p in presets)) as advance:
-        for role, model in (("teacher", trained.teacher), ("student", trained.student)):
-            name = fp32.artifact_name(role)
-            meta = onnx_export.export_onnx(model, ds.input_shape, out / name, fp32.opset)
-            source = "teacher.safetensors" if role == "teacher" else "student-distilled_transfer.safetensors"
-            artifacts[name] = receipt(name, out / name, "onnx", "export.onnx", [source], preset=fp32.name,
-                                      params=n_params[role], **meta)
-            ref = predict_logits(model, torch.from_numpy(x_test)).numpy()
-            checks[name] = _onnx_parity(name, out / name, ref, x_test, y_test, fp32.parity)
+    ds = trained.dataset
+    fp32 = load_preset("onnx-fp32")
+    student_presets = [fp32] + [p for p in map(load_preset, recipe.export.presets)
+                                if p.precision != "int8" and p.name != fp32.name]
+    jobs = [("teacher", trained.teacher, fp32)] + [("student", trained.student, p) for p in student_presets]
+    x_test = torch.from_numpy(ds.x_test)
+    ref = {"teacher": predict_logits(trained.teacher, x_test).numpy(),
+           "student": predict_logits(trained.student, x_test).numpy()}
+    metadata = {"author": "edgedistill", "version": __version__, "recipe": recipe.name,
+                "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student"}
+    artifacts, checks = {}, {}
+    with reporter.task("export", len(jobs)) as advance:
+        for role, model, preset in jobs:
+            name = preset.artifact_name(role)
+            meta = EXPORTERS.get(preset.format)(model, ds.input_shape, out / name, preset, metadata)
+            source = "teacher.safetensors" if role == "teacher" else SHIPPED_WEIGHTS
+            artifacts[name] = receipt(name, out / name, preset.format, f"export.{preset.format}", [source],
+                                      preset=preset.name, params=count_params(model), **meta)
+            checks[name] = parity.check_file(preset, name, out / name, ref[role], ds.x_test, ds.y_test)
             advance(file=name)
-        ref = predict_logits(trained.student, torch.from_numpy(x_test)).numpy()
-        src = out / fp32.artifact_name("student")
-        for preset in (p for p in presets if p.name != "onnx-fp32"):
-            name = preset.artifact_name("student")
-            if preset.format == "onnx":
-                meta = _onnx_variant(preset, src, out / name, ds.x_train)
-                artifacts[name] = receipt(name, out / name, "onnx", f"quantize.{preset.precision}", [src.name],
-                                          preset=preset.name, params=n_params["student"], **meta)
-                checks[name] = _onnx_parity(name, out / name, ref, x_test, y_test, preset.parity)
-            else:
-                meta = coreml_export.export_coreml(trained.student, ds.input_shape, out / name, preset, {
-                    "author": "edgedistill", "version": __version__, "recipe": recipe.name,
-                    "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student ({preset.name})"})
-                artifacts[name] = receipt(name, out / name, "coreml", "export.coreml",
-                                          ["student-distilled_transfer.safetensors"], preset=preset.name,
-                                          params=n_params["student"], **meta)
-                checks[name] = _coreml_parity(name, out / name, ref, x_test, y_test, preset.parity)
-            advance(file=name)
-    return artifacts, checks
-
-
-def _onnx_variant(preset, src: Path, dst: Path, x_train: np.ndarray) -> dict:
-    from ..quantize.onnx import quantize_static_qdq
-
-    if preset.precision != "int8" or preset.quantization is None:
-        raise NotImplementedError(f"preset {preset.name}: only fp32 and static int8 QDQ ONNX exist so far")
-    meta = quantize_static_qdq(src, dst, x_train, preset.quantization)
-    return {**onnx_export.describe(dst), "quantization": meta}
-
-
-def _onnx_parity(name, path, ref, x, y, tolerance) -> dict:
-    result = parity.compare(ref, parity.onnx_logits(path, x), y)
-    parity.check(name, result, tolerance)
-    return {**result.to_json(), "runtime": "onnxruntime CPU", "how": "measured"}
-
-
-def _coreml_parity(name, path, ref, x, y, tolerance) -> dict:
-    if sys.platform != "darwin":
-        return {"skipped": "Core ML predicts only on macOS; on this host the package was reloaded and "
-                           "its spec, ops and weight bytes validated instead"}
-    result = parity.compare(ref, coreml_export.coreml_logits(path, x), y)
-    parity.check(name, result, tolerance)
-    return {**result.to_json(), "runtime": "Core ML", "how": "measured"}
+    return Exported(artifacts, checks)
