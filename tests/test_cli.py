@@ -114,3 +114,19 @@ def test_cli_run_reuses_cached_teacher_and_refuses_to_overwrite(tiny_run, cache_
     assert again.returncode == 2 and "--force" in again.stderr
     assert (out / "report.json").read_bytes() == before  # nothing lost or half-written
     shutil.rmtree(out)
+
+
+def test_gate_benches_model_files_first_and_names_unknown_artifacts(tiny_run, tmp_path):
+    model = tmp_path / "student-int8-qdq.onnx"
+    shutil.copy(tiny_run.out / "student-int8-qdq.onnx", model)
+    budgets = write(tmp_path / "b.toml", '[[check]]\nartifact = "student-int8-qdq.onnx"\nmetric = "size"\n'
+                                         'limit = "64 kB"\n\n[[check]]\nartifact = "student-int8-qdq.onnx"\n'
+                                         'device = "host-cpu"\nmetric = "p99_ms"\nlimit = "1 s"\n')
+    r = cli("gate", "--budgets", budgets, model, "--json")
+    assert r.returncode == 0, r.stderr
+    checks = json.loads(r.stdout)["checks"]
+    assert [c["passed"] for c in checks] == [True, True] and checks[1]["measured"]["how"] == "measured"
+    renamed = tmp_path / "student-int8.onnx"
+    model.rename(renamed)
+    r = cli("gate", "--budgets", budgets, renamed)
+    assert r.returncode == 2 and f"{budgets}:1" in r.stderr and "did you mean 'student-int8.onnx'" in r.stderr
