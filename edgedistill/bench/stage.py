@@ -34,12 +34,8 @@ def write_eval_set(path: Path, x: np.ndarray, y: np.ndarray, teacher_pred: np.nd
 
 def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> list[Measurement]:
     """Measure each ONNX artifact on each device; add sizes and the accuracy drop vs the teacher."""
-    import torch
-
-    from ..distill.train import predict_logits
-
     ds = trained.dataset
-    teacher_pred = predict_logits(trained.teacher, torch.from_numpy(ds.x_test)).argmax(1).numpy()
+    teacher_pred = trained.test_logits["teacher"].argmax(1)
     eval_set = write_eval_set(out / "eval.npz", ds.x_test, ds.y_test, teacher_pred)
     onnx_files = [a for a in artifacts.values() if a.kind == "onnx"]
     measurements = [m for a in onnx_files for m in ort_native.file_measurements(a.name, a.path)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 
@@ -32,7 +33,8 @@ class Trained:
     teacher_cached: bool
     student: torch.nn.Module  # the shipped student (distilled + transfer), eval mode
     students: dict[str, TrainResult]  # scratch / distilled / distilled_transfer
-    weights: dict[str, Artifact]  # safetensors receipts
+    weights: dict[str, Artifact]  # safetensors receipts: "teacher" and each student run's name
+    test_logits: dict[str, np.ndarray]  # "teacher" / "student" → (N_test, C): every later parity reference
 
 
 def distill_all(recipe, cache_dir: Path | None, out: Path, reporter) -> Trained:
@@ -65,7 +67,9 @@ def distill_all(recipe, cache_dir: Path | None, out: Path, reporter) -> Trained:
     reporter.info(f"teacher {t_result.test_accuracy:.2%} ({count_params(teacher):,} params) · students: "
                   + ", ".join(f"{k} {r.test_accuracy:.2%}" for k, r in results.items())
                   + f" ({count_params(models[SHIPPED]):,} params, {ratio:.0f}× fewer)")
-    return Trained(ds, teacher, t_result, cached, models[SHIPPED], results, weights)
+    x_test_logits = {"teacher": predict_logits(teacher, x_test).numpy(),
+                     "student": predict_logits(models[SHIPPED], x_test).numpy()}
+    return Trained(ds, teacher, t_result, cached, models[SHIPPED], results, weights, x_test_logits)
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:

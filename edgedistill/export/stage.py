@@ -16,8 +16,6 @@ from ..registry import Registry
 from . import parity
 from .presets import load_preset
 
-SHIPPED_WEIGHTS = "student-distilled_transfer.safetensors"
-
 
 @dataclass(frozen=True)
 class Exported:
@@ -47,9 +45,7 @@ EXPORTERS.register("coreml", _coreml)
 
 def export_all(recipe, trained, out: Path, reporter) -> Exported:
     """Write the teacher's fp32 ONNX file and every float preset's file for the shipped student."""
-    import torch
-
-    from ..distill.train import predict_logits
+    from ..distill.stage import SHIPPED
     from ..models import count_params
 
     ds = trained.dataset
@@ -57,9 +53,6 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
     student_presets = [fp32] + [p for p in map(load_preset, recipe.export.presets)
                                 if p.precision != "int8" and p.name != fp32.name]
     jobs = [("teacher", trained.teacher, fp32)] + [("student", trained.student, p) for p in student_presets]
-    x_test = torch.from_numpy(ds.x_test)
-    ref = {"teacher": predict_logits(trained.teacher, x_test).numpy(),
-           "student": predict_logits(trained.student, x_test).numpy()}
     metadata = {"author": "edgedistill", "version": __version__, "recipe": recipe.name,
                 "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student"}
     artifacts, checks = {}, {}
@@ -67,9 +60,10 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
         for role, model, preset in jobs:
             name = preset.artifact_name(role)
             meta = EXPORTERS.get(preset.format)(model, ds.input_shape, out / name, preset, metadata)
-            source = "teacher.safetensors" if role == "teacher" else SHIPPED_WEIGHTS
+            source = trained.weights["teacher" if role == "teacher" else SHIPPED].name
             artifacts[name] = receipt(name, out / name, preset.format, f"export.{preset.format}", [source],
                                       preset=preset.name, params=count_params(model), **meta)
-            checks[name] = parity.check_file(preset, name, out / name, ref[role], ds.x_test, ds.y_test)
+            checks[name] = parity.check_file(preset, name, out / name, trained.test_logits[role], ds.x_test,
+                                             ds.y_test)
             advance(file=name)
     return Exported(artifacts, checks)
