@@ -85,6 +85,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_npz(path: Path, arrays: dict) -> None:
+    """Plain arrays as .npz (readable with allow_pickle=False), written atomically."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Pretty, key-sorted JSON, written atomically."""
     # allow_nan=False: NaN is not JSON; a figure that cannot be computed is written as null

@@ -10,8 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from .artifacts import atomic_write_json, atomic_write_text
-from .gate import fmt
-from .results import Figure, Measurement, index
+from .results import Figure, Measurement, index, label, lookup
 
 SCHEMA = "edgedistill.report/1"
 TABLE_METRICS = ("size", "gzip_size", "p50_ms", "p90_ms", "p99_ms", "throughput", "peak_memory",
@@ -60,6 +59,29 @@ def gap_text(training: dict) -> str:
     return f"{gap['value']:.0f}%" if gap else "n/a (teacher not better than scratch)"
 
 
+TRAINING_HEADER = ["model", "params", "test accuracy", "epochs", "time"]
+GATE_HEADER = ["check", "device", "measured", "limit", "verdict"]
+
+
+def training_rows(training: dict) -> list[list[str]]:
+    """Teacher, then the students in story order: the rows of the training table (report.md and terminal)."""
+    t = training["teacher"]
+    models = [("teacher" + (" (cached)" if t["cached"] else ""), t)]
+    models += [(f"student: {k}", s) for k, s in ordered(training["students"])]
+    return [[name, f"{m['params']:,}", f"{m['test_accuracy']['value']:.2f}%", str(m["epochs"]),
+             f"{m['seconds']['value']:.1f} s"] for name, m in models]
+
+
+def gate_rows(gate: dict) -> list[list[str]]:
+    """One row per check of a gate verdict: the gate table (report.md and terminal)."""
+    rows = []
+    for c in gate["checks"]:
+        verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
+        shown = label(Figure.from_json(c["measured"])) if c["measured"] else "not measured"
+        rows.append([f"{c['artifact']} {c['metric']}", c["device"] or "—", shown, c["limit"], verdict])
+    return rows
+
+
 def ordered(students: dict):
     """Students in the order they tell the story: scratch, distilled, distilled + transfer."""
     rank = {"scratch": 0, "distilled": 1, "distilled_transfer": 2}
@@ -100,8 +122,8 @@ def comparison_tables(report: dict) -> dict[str, tuple[list[str], list[list[str]
         for metric in TABLE_METRICS:
             cells = []
             for n in names:
-                f = fig.get((n, device, metric)) or fig.get((n, None, metric))
-                cells.append((fmt(f.value, f.unit) + ("" if f.how == "measured" else f" ({f.how})")) if f else "—")
+                f = lookup(fig, n, device, metric)
+                cells.append(label(f) if f else "—")
             rows.append([metric, *cells])
         tables[device] = (["metric", *names], rows)
     return tables
@@ -119,19 +141,13 @@ def markdown(report: dict) -> str:
              "All figures are **measured** on this host unless marked otherwise.", ""]
     if "training" in report:
         tr = report["training"]
-        lines += ["## Training (torch, test set)", "", "| model | params | test accuracy | epochs | time |",
-                  "|---|---:|---:|---:|---:|"]
-        t = tr["teacher"]
-        lines.append(f"| teacher{' (cached)' if t['cached'] else ''} | {t['params']:,} | "
-                     f"{t['test_accuracy']['value']:.2f}% | {t['epochs']} | {t['seconds']['value']:.1f} s |")
-        for k, s in ordered(tr["students"]):
-            lines.append(f"| student: {k} | {s['params']:,} | {s['test_accuracy']['value']:.2f}% | {s['epochs']} | "
-                         f"{s['seconds']['value']:.1f} s |")
+        lines += ["## Training (torch, test set)", "", _md_row(TRAINING_HEADER), "|---|---:|---:|---:|---:|"]
+        lines += [_md_row(r) for r in training_rows(tr)]
         lines += ["", f"Distillation with transfer data closes **{gap_text(tr)}** of the scratch → teacher "
                       f"accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
     for device, (header, rows) in comparison_tables(report).items():
-        lines += [f"## Teacher vs student, side by side on {device}", "", "| " + " | ".join(header) + " |",
-                  "|---|" + "---:|" * (len(header) - 1)] + ["| " + " | ".join(r) + " |" for r in rows]
+        lines += [f"## Teacher vs student, side by side on {device}", "", _md_row(header),
+                  "|---|" + "---:|" * (len(header) - 1)] + [_md_row(r) for r in rows]
     lines += ["", "Latency at batch 1 (warm-up discarded); throughput at the profile's batch; peak memory is the "
                   "benchmark child process's own VmHWM; accuracy and agreement (top-1, with the teacher) computed "
                   "through the runtime on the test set.", ""]
@@ -151,12 +167,12 @@ def gate_markdown(gate: dict | None) -> list[str]:
     """The gate section of report.md (also usable as a CI step summary)."""
     if gate is None:
         return ["## Gate", "", "No budgets file in this recipe.", ""]
-    out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "",
-           "| check | device | measured | limit | verdict |", "|---|---|---:|---:|---|"]
-    for c in gate["checks"]:
-        m = c["measured"]
-        shown = fmt(m["value"], m["unit"]) if m else "not measured"
-        verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
-        out.append(f"| {c['artifact']} {c['metric']} | {c['device'] or '—'} | {shown} | {c['limit']} | {verdict} |")
+    out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "", _md_row(GATE_HEADER),
+           "|---|---|---:|---:|---|"]
+    out += [_md_row(r) for r in gate_rows(gate)]
     out += [""] + [f"- {c['message']}" for c in gate["checks"] if not c["passed"]]
     return out + [""]
+
+
+def _md_row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"

@@ -7,6 +7,7 @@ Nothing in a report is a bare number.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 HOW = ("measured", "browser", "estimated")
@@ -40,6 +41,51 @@ class Measurement:
     figure: Figure
 
 
+# Figures that describe the file, not a run of it: stored with device None, valid for every device.
+DEVICE_INDEPENDENT = frozenset({"size", "gzip_size"})
+
+
+def lookup(figures: dict, artifact: str, device: str | None, metric: str) -> Figure | None:
+    """The figure for (artifact, device, metric); a device-independent metric also matches device None."""
+    found = figures.get((artifact, device, metric))
+    if found is None and metric in DEVICE_INDEPENDENT:
+        found = figures.get((artifact, None, metric))
+    return found
+
+
+def label(fig: Figure) -> str:
+    """A figure in human form, with how it was obtained unless it was measured on this host."""
+    return fmt(fig.value, fig.unit) + ("" if fig.how == "measured" else f" ({fig.how})")
+
+
 def index(measurements) -> dict[tuple[str, str | None, str], Figure]:
     """(artifact, device, metric) → Figure, for look-ups by the gate and the report."""
     return {(m.artifact, m.device, m.metric): m.figure for m in measurements}
+
+
+def fmt(value: float, unit: str) -> str:
+    """Human form of a figure, 3 significant digits, never in exponent notation."""
+    if unit == "B":
+        for div, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+            if abs(value) >= div:
+                return f"{_sig3(value / div)} {u}"
+        return f"{value:.0f} B"
+    if unit == "%":
+        return f"{value:.2f}%"
+    if unit == "pp":
+        return f"{value:.2f} pp"
+    if unit == "ms":
+        if abs(value) >= 1000:
+            return f"{_sig3(value / 1000)} s"
+        return f"{_sig3(value * 1000)} µs" if abs(value) < 1 else f"{_sig3(value)} ms"
+    if unit == "samples/s":
+        return f"{value:,.0f}/s"
+    return f"{_sig3(value)} {unit}"
+
+
+def _sig3(v: float) -> str:
+    """3 significant digits like "%.3g" (32000 → "3.2e+04" never: → "32000"), no exponent notation."""
+    s = f"{v:.3g}"
+    if "e" not in s:
+        return s
+    return f"{v:.0f}" if abs(v) >= 1 else f"{v:.{2 - math.floor(math.log10(abs(v)))}f}"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import atomic_write_bytes
+from ..artifacts import atomic_write_npz
 from ..devices import load_profile
 from ..errors import InputFileError, StageError
 from ..registry import Registry
@@ -23,12 +22,10 @@ TEACHER = "teacher-fp32.onnx"
 
 def write_eval_set(path: Path, x: np.ndarray, y: np.ndarray, teacher_pred: np.ndarray | None) -> Path:
     """The arrays the child process evaluates: x (N, ...), y (N,), teacher_pred (N,) class ids."""
-    buf = io.BytesIO()
     arrays = {"x": x.astype(np.float32), "y": y.astype(np.int64)}
     if teacher_pred is not None:
         arrays["teacher_pred"] = teacher_pred.astype(np.int64)
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_npz(path, arrays)
     return path
 
 

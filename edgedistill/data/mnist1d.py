@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import atomic_write_bytes
+from ..artifacts import atomic_write_npz
 from .base import Dataset
 
 
@@ -41,11 +41,7 @@ def _cached(samples: int, seed: int, cache_dir: Path | None) -> dict[str, np.nda
             return {k: z[k] for k in z.files}
     arrays = _generate(samples, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_npz(path, arrays)
     return arrays
 
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from ..artifacts import Artifact, receipt
 from ..data import Dataset, load_dataset
-from ..models import build_model, count_params
+from ..models import build_model, count_params, save_weights
 from .teacher import teacher_tensors, train_or_load_teacher
 from .train import TrainResult, fit, predict_logits, with_transfer
 
@@ -73,5 +72,5 @@ def distill_all(recipe, cache_dir: Path | None, out: Path, reporter) -> Trained:
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    save_weights(model, path)
     return receipt(name, path, "safetensors", "distill", params=count_params(model))

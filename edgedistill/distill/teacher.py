@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ..artifacts import atomic_write_text
 from ..cache import code_version, content_key
-from ..models import build_model
+from ..models import build_model, save_weights
 from .train import TrainResult, accuracy, fit
 
 
@@ -43,7 +43,7 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter)
                  x_test=x_test, y_test=y_test, seed=recipe.seed, label="teacher", reporter=reporter)
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "teacher.safetensors"))
+        save_weights(model, folder / "teacher.safetensors")
         # result.json is written last and atomically: its presence marks a complete entry.
         atomic_write_text(folder / "result.json", json.dumps(result.__dict__, indent=2))
     return model.eval(), result, False

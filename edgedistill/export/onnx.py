@@ -43,12 +43,12 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path
     side = path.with_name(path.name + ".data")
     if side.exists():
         raise StageError(f"{path.name}: exporter wrote external data {side.name}; refusing a two-file model")
-    strip_debug_metadata(path)
-    onnx.checker.check_model(str(path), full_check=True)
-    return describe(path)
+    m = strip_debug_metadata(path)
+    onnx.checker.check_model(m, full_check=True)
+    return describe(m)
 
 
-def strip_debug_metadata(path: Path) -> None:
+def strip_debug_metadata(path: Path) -> onnx.ModelProto:
     """Drop the exporter's per-node debug records (stack traces with local source paths, FX node
     dumps, rewrite-rule names): a third of a small model's bytes, and nothing a runtime reads."""
     m = onnx.load(str(path))
@@ -58,11 +58,12 @@ def strip_debug_metadata(path: Path) -> None:
     for v in (*m.graph.value_info, *m.graph.input, *m.graph.output, *m.graph.initializer):
         del v.metadata_props[:]
     atomic_write_bytes(path, m.SerializeToString())
+    return m
 
 
-def describe(path: Path) -> dict:
-    """Opset, input/output names and shapes, op-type counts and weight bytes of an ONNX file."""
-    m = onnx.load(str(path))
+def describe(model: Path | onnx.ModelProto) -> dict:
+    """Opset, input/output names and shapes, op-type counts and weight bytes of an ONNX model or file."""
+    m = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     ops: dict[str, int] = {}
     for node in m.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1

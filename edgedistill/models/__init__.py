@@ -25,9 +25,20 @@ def build_model(cfg, input_shape, num_classes):
     return MODELS.get(cfg.arch)(cfg, input_shape, num_classes)
 
 
+def save_weights(model, path) -> None:
+    """state_dict → safetensors (no pickle), written beside and renamed into place."""
+    import os
+
+    from safetensors.torch import save_file
+
+    tmp = f"{path}.tmp"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+
+
 def count_params(model) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["MODELS", "build_model", "count_params"]
+__all__ = ["MODELS", "build_model", "count_params", "save_weights"]
