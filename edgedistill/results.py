@@ -42,7 +42,7 @@ class Measurement:
 
 
 # Figures that describe the file, not a run of it: stored with device None, valid for every device.
-DEVICE_INDEPENDENT = frozenset({"size", "gzip_size"})
+DEVICE_INDEPENDENT = frozenset({"size", "gzip_size", "brotli_size", "weight_bytes"})
 
 
 def lookup(figures: dict, artifact: str, device: str | None, metric: str) -> Figure | None:
