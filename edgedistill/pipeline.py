@@ -75,7 +75,7 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         from .export.stage import export_all
         from .quantize.stage import quantize_all
 
-        trained = distill_all(recipe, cache, staging, reporter)
+        trained = distill_all(recipe, cache, staging, reporter, str(recipe_file))
         exported = export_all(recipe, trained, staging, reporter)
         quantized = quantize_all(recipe, trained, exported, staging, reporter)
         artifacts = {**exported.artifacts, **quantized.artifacts}

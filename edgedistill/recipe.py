@@ -61,9 +61,35 @@ class StudentConfig(ModelConfig):
     transfer_train: TrainConfig  # the labelled + transfer run
 
 
+class TermConfig(Frozen):
+    """An extra weighted loss term: compares model outputs, or two named layers when both are given."""
+
+    loss: str
+    weight: PosFloat = 1.0
+    student_layer: str | None = None  # module path, e.g. "features.5"
+    teacher_layer: str | None = None
+    params: dict[str, float] = {}
+
+    @model_validator(mode="after")
+    def _layers_in_pairs(self):
+        if (self.student_layer is None) != (self.teacher_layer is None):
+            raise ValueError("name both student_layer and teacher_layer, or neither (compare the outputs)")
+        return self
+
+
 class DistillConfig(Frozen):
+    loss: str = "hinton_kd"  # the response loss of the distilled students (hinton_kd, dkd, …)
     temperature: PosFloat = 4.0
-    alpha: Annotated[float, Field(ge=0, le=1)] = 0.9
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.9  # hinton_kd's soft/hard weight
+    params: dict[str, float] = {}  # further parameters of `loss` (dkd: alpha, beta)
+    terms: tuple[TermConfig, ...] = ()  # extra weighted terms: features, relations, embeddings
+
+    def loss_params(self) -> dict[str, float]:
+        """Parameters passed to the response loss: temperature (+ alpha for hinton_kd) + `params`."""
+        base = {"temperature": self.temperature}
+        if self.loss == "hinton_kd":
+            base["alpha"] = self.alpha
+        return {**base, **self.params}
 
 
 class ExportConfig(Frozen):
@@ -80,6 +106,7 @@ class GateConfig(Frozen):
 
 class Recipe(Frozen):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    extends: str | None = None  # a built-in recipe name or a path relative to this file; its tables are the defaults
     seed: int = 0
     data: DataConfig = DataConfig()
     teacher: TeacherConfig
@@ -113,12 +140,28 @@ def recipe_path(name_or_path: str | Path | None) -> Path:
 def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None = None) -> tuple[Recipe, Path]:
     """Load and validate a recipe; `overrides` (nested dict) are merged over the file (tests, CLI)."""
     path = recipe_path(name_or_path)
-    data = config.read_toml(path)
+    data = _read_with_base(path)
     if overrides:
         data = _merge(data, overrides)
     recipe = config.validate(Recipe, data, str(path))
     _check_names(recipe, str(path))
     return recipe, path
+
+
+def _read_with_base(path: Path, seen: tuple = ()) -> dict:
+    """The recipe file's tables merged over those of the recipe it `extends` (recursively, no cycles)."""
+    data = config.read_toml(path)
+    base = data.get("extends")
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(str(path), "extends", "must be a recipe name or a path", 'e.g. extends = "mnist1d"')
+    base_path = (path.parent / base) if base.endswith(".toml") else recipe_path(base)
+    if base_path.resolve() in seen or base_path.resolve() == path.resolve():
+        raise ConfigError(str(path), "extends", f"{base!r} extends itself (a cycle)", "break the cycle")
+    merged = _merge(_read_with_base(base_path, (*seen, path.resolve())), data)
+    merged.pop("extends", None)
+    return merged
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -133,14 +176,35 @@ def _check_names(recipe: Recipe, source: str) -> None:
     """Registry look-ups that pydantic cannot do: each miss names the key and the closest name."""
     from .data import DATASETS
     from .devices import list_profiles
+    from .distill.losses import LOSSES
     from .export.presets import list_presets
     from .models import MODELS
 
     checks = [("data.name", recipe.data.name, DATASETS.names()),
+              ("distill.loss", recipe.distill.loss, LOSSES.names()),
               ("teacher.arch", recipe.teacher.arch, MODELS.names()),
               ("student.arch", recipe.student.arch, MODELS.names())]
+    checks += [(f"distill.terms[{i}].loss", t.loss, LOSSES.names()) for i, t in enumerate(recipe.distill.terms)]
     checks += [(f"export.presets[{i}]", p, list_presets()) for i, p in enumerate(recipe.export.presets)]
     checks += [(f"bench.devices[{i}]", d, list_profiles()) for i, d in enumerate(recipe.bench.devices)]
     for key, value, known in checks:
         if value not in known:
             raise ConfigError(source, key, f"unknown name {value!r}", suggest(value, known))
+    _check_terms(recipe, source, LOSSES)
+
+
+def _check_terms(recipe: Recipe, source: str, losses) -> None:
+    """Response losses read labels and logits, never layers; feature losses need two layers."""
+    from .distill.losses import as_loss
+
+    if not as_loss(losses.get(recipe.distill.loss)).uses_labels:
+        raise ConfigError(source, "distill.loss", f"{recipe.distill.loss!r} is not a response loss",
+                          "use hinton_kd or dkd here and put it under [[distill.terms]]")
+    for i, t in enumerate(recipe.distill.terms):
+        loss = as_loss(losses.get(t.loss))
+        if loss.uses_labels and t.student_layer:
+            raise ConfigError(source, f"distill.terms[{i}].student_layer", f"{t.loss!r} compares logits, not layers",
+                              "remove student_layer and teacher_layer")
+        if loss.compares == "features" and t.loss in ("hint_mse", "attention_transfer") and not t.student_layer:
+            raise ConfigError(source, f"distill.terms[{i}]", f"{t.loss!r} needs student_layer and teacher_layer",
+                              'name module paths, e.g. student_layer = "features.5"')

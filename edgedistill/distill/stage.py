@@ -15,7 +15,10 @@ import torch
 
 from ..artifacts import Artifact, receipt
 from ..data import Dataset, load_dataset
+from ..errors import ConfigError
 from ..models import build_model, count_params, save_weights
+from .features import check_layer
+from .objective import Term
 from .teacher import teacher_tensors, train_or_load_teacher
 from .train import TrainResult, fit, predict_logits, with_transfer
 
@@ -36,9 +39,10 @@ class Trained:
     test_logits: dict[str, np.ndarray]  # "teacher" / "student" → (N_test, C): every later parity reference
 
 
-def distill_all(recipe, cache_dir: Path | None, out: Path, reporter) -> Trained:
+def distill_all(recipe, cache_dir: Path | None, out: Path, reporter, source: str | None = None) -> Trained:
     """Run the distillation stage of a recipe; weights land in `out` as safetensors."""
     ds = load_dataset(recipe.data, cache_dir)
+    terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
     reporter.info(f"data: {ds.name} train {len(ds.x_train)}, test {len(ds.x_test)}, "
                   f"unlabelled transfer {len(ds.x_unlabeled)}")
     x, y, x_test, y_test = tensors = teacher_tensors(ds)
@@ -47,18 +51,20 @@ def distill_all(recipe, cache_dir: Path | None, out: Path, reporter) -> Trained:
     # Soft targets, once: the teacher is frozen (eval, no_grad), so its logits never change.
     logits_lab, logits_unl = predict_logits(teacher, x), predict_logits(teacher, x_unl)
     x_all, y_all = with_transfer(x, y, x_unl)
-    kd = {"temperature": recipe.distill.temperature, "alpha": recipe.distill.alpha}
-    runs = {  # name → (inputs, labels, teacher logits, loss, params, train config)
-        "scratch": (x, y, None, "cross_entropy", {}, recipe.student.train),
-        "distilled": (x, y, logits_lab, "hinton_kd", kd, recipe.student.train),
-        SHIPPED: (x_all, y_all, torch.cat([logits_lab, logits_unl]), "hinton_kd", kd, recipe.student.transfer_train),
+    kd, kd_params = recipe.distill.loss, recipe.distill.loss_params()
+    runs = {  # name → (inputs, labels, teacher logits, loss, params, extra terms, train config)
+        "scratch": (x, y, None, "cross_entropy", {}, (), recipe.student.train),
+        "distilled": (x, y, logits_lab, kd, kd_params, terms, recipe.student.train),
+        SHIPPED: (x_all, y_all, torch.cat([logits_lab, logits_unl]), kd, kd_params, terms,
+                  recipe.student.transfer_train),
     }
     results, weights, models = {}, {}, {}
-    for name, (xs, ys, tl, loss, params, cfg) in runs.items():
+    for name, (xs, ys, tl, loss, params, extra, cfg) in runs.items():
         torch.manual_seed(recipe.seed + 1)  # the same initial student weights for all three runs
         model = build_model(recipe.student, ds.input_shape, ds.num_classes)
         results[name] = fit(model, xs, ys, cfg=cfg, loss=loss, loss_params=params, x_test=x_test, y_test=y_test,
-                            seed=recipe.seed + 1, label=f"student: {name}", reporter=reporter, teacher_logits=tl)
+                            seed=recipe.seed + 1, label=f"student: {name}", reporter=reporter, teacher_logits=tl,
+                            terms=extra, teacher=teacher)
         models[name] = model.eval()
         weights[name] = _save(model, out / f"student-{name}.safetensors", f"student-{name}.safetensors")
     weights["teacher"] = _save(teacher, out / "teacher.safetensors", "teacher.safetensors")
@@ -69,6 +75,24 @@ def distill_all(recipe, cache_dir: Path | None, out: Path, reporter) -> Trained:
     x_test_logits = {"teacher": predict_logits(teacher, x_test).numpy(),
                      "student": predict_logits(models[SHIPPED], x_test).numpy()}
     return Trained(ds, teacher, t_result, cached, models[SHIPPED], results, weights, x_test_logits)
+
+
+def _terms(recipe, ds, source: str) -> tuple[Term, ...]:
+    """The recipe's extra loss terms, with layer names checked against freshly built models."""
+    probe = {"student": build_model(recipe.student, ds.input_shape, ds.num_classes),
+             "teacher": build_model(recipe.teacher, ds.input_shape, ds.num_classes)}
+    out = []
+    for i, t in enumerate(recipe.distill.terms):
+        for role in ("student", "teacher"):
+            layer = getattr(t, f"{role}_layer")
+            try:
+                if layer:
+                    check_layer(probe[role], layer)
+            except KeyError as exc:
+                raise ConfigError(source, f"distill.terms[{i}].{role}_layer", str(exc.args[0]).split(";")[0],
+                                  str(exc.args[0]).split("; ", 1)[-1]) from None
+        out.append(Term(t.loss, t.weight, t.student_layer, t.teacher_layer, dict(t.params)))
+    return tuple(out)
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:

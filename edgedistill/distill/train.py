@@ -15,7 +15,8 @@ import torch
 
 from ..models import count_params
 from ..progress import Reporter
-from .losses import LOSSES, UNLABELED
+from .losses import UNLABELED
+from .objective import Objective
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,18 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,
-        label: str, reporter: Reporter, teacher_logits=None) -> TrainResult:
+        label: str, reporter: Reporter, teacher_logits=None, terms=(), teacher=None) -> TrainResult:
     """Train `model` in place on (x, y[, teacher_logits]); y == UNLABELED marks transfer rows.
 
     x: (N, L) float32; y: (N,) int64; teacher_logits: (N, C) or None. AdamW + one-cycle LR.
+    `terms` (objective.Term) add weighted feature/relation/embedding losses; they need `teacher`.
     """
-    loss_fn = LOSSES.get(loss)
     gen = seed_everything(seed)
+    objective = Objective(loss, loss_params, terms, teacher, model, x[:64])  # adapters, if any, live here
     n, bs = len(x), cfg.batch_size
     steps_per_epoch = (n + bs - 1) // bs
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(model.parameters()) + list(objective.parameters())  # student + adapters
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     if teacher_logits is None:  # losses share one signature; scratch training never reads these
         teacher_logits = torch.zeros(n, 0)
@@ -76,8 +79,7 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
             total = 0.0
             for i in range(0, n, bs):
                 idx = order[i:i + bs]
-                out = model(x[idx])  # (b, C)
-                value = loss_fn(out, teacher_logits[idx], y[idx], **loss_params)
+                value = objective(model, x[idx], y[idx], teacher_logits[idx])
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()

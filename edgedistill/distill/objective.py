@@ -1,0 +1,80 @@
+"""The training objective: one response loss plus the recipe's weighted extra terms.
+
+    loss = main(student_logits, teacher_logits, labels)              # hinton_kd, dkd, cross_entropy …
+         + Σ weight_i · term_i(adapter_i(student_i), teacher_i)      # features, relations, embeddings
+
+A term compares either the models' outputs or two named layers (`student_layer`,
+`teacher_layer`), captured with forward hooks. Teacher features need the teacher in the loop:
+it runs in eval mode under no_grad on the same batch. Adapters (FitNets) are created from one
+probe batch and trained with the student; they are part of this module, so the optimizer sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .features import FeatureTap, adapter_for
+from .losses import LOSSES, as_loss
+
+ADAPTED = frozenset({"hint_mse", "embedding_cosine", "embedding_mse"})  # losses that need equal widths
+
+
+@dataclass(frozen=True)
+class Term:
+    """One extra weighted loss term of a recipe (validated copy of `distill.terms[i]`)."""
+
+    loss: str
+    weight: float = 1.0
+    student_layer: str | None = None
+    teacher_layer: str | None = None
+    params: dict = field(default_factory=dict)
+
+
+class Objective(nn.Module):
+    """Callable as objective(student, x, y, teacher_logits) → scalar loss; holds the adapters."""
+
+    def __init__(self, main: str, main_params: dict, terms=(), teacher: nn.Module | None = None,
+                 student: nn.Module | None = None, probe: torch.Tensor | None = None):
+        super().__init__()
+        self.main, self.main_params = as_loss(LOSSES.get(main)), dict(main_params)
+        self.terms = [(t, as_loss(LOSSES.get(t.loss))) for t in terms]
+        self.teacher = [teacher]  # a list, so the frozen teacher is not registered as a submodule
+        self.s_layers = [t.student_layer for t, _ in self.terms if t.student_layer]
+        self.t_layers = [t.teacher_layer for t, _ in self.terms if t.teacher_layer]
+        self.adapters = nn.ModuleList()
+        if self.terms:
+            if teacher is None or student is None or probe is None:
+                raise ValueError("extra loss terms need the teacher, the student and a probe batch")
+            was = student.training
+            with torch.no_grad():
+                s_feats, t_feats = self._features(student, probe)
+            student.train(was)
+            for t, loss in self.terms:
+                # hints and embeddings compare coordinates, so widths must match (a learned adapter);
+                # relations (RKD, SP) and attention maps compare within-model geometry at any width.
+                s, te = s_feats[t.student_layer or ""], t_feats[t.teacher_layer or ""]
+                self.adapters.append(adapter_for(s.shape, te.shape) if t.loss in ADAPTED else nn.Identity())
+
+    def _features(self, student, x):
+        """Student outputs/taps (with grad) and teacher outputs/taps (no grad), keyed by layer ("" = output)."""
+        teacher = self.teacher[0]
+        with FeatureTap(student, self.s_layers) as s_tap:
+            s_out = student(x)
+        teacher.eval()
+        with torch.no_grad(), FeatureTap(teacher, self.t_layers) as t_tap:
+            t_out = teacher(x)
+        return {"": s_out, **s_tap.outputs}, {"": t_out, **t_tap.outputs}
+
+    def forward(self, student, x, y, teacher_logits):
+        """Total loss on one batch: x (b, …), y (b,), teacher_logits (b, C) or (b, 0) when unused."""
+        if not self.terms:
+            return self.main(student(x), teacher_logits, y, **self.main_params)
+        s_feats, t_feats = self._features(student, x)
+        value = self.main(s_feats[""], teacher_logits, y, **self.main_params)
+        for (t, loss), adapter in zip(self.terms, self.adapters):
+            s, te = adapter(s_feats[t.student_layer or ""]), t_feats[t.teacher_layer or ""]
+            value = value + t.weight * (loss(s, te, y, **t.params) if loss.uses_labels else loss(s, te, **t.params))
+        return value
