@@ -40,17 +40,23 @@ def cli(ctx, debug):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of tables.")
 @click.option("--no-cache", is_flag=True, help="Retrain the teacher and regenerate data even if cached.")
-def run(recipe, out, force, quiet, as_json, no_cache):
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (same --out) from its last checkpoint; "
+              "the result is bit-identical to an uninterrupted run.")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=200, show_default=True, metavar="STEPS",
+              help="Checkpoint training every STEPS optimizer steps (0: never).")
+def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
     """Run a recipe end to end: distil, export, quantize, bench, gate, report.
 
     RECIPE is a built-in name (default: mnist1d) or a path to a recipe TOML file.
-    Exits 1 when a budget fails, with one line per failed check.
+    Exits 1 when a budget fails, with one line per failed check. Training checkpoints are kept
+    in .<out>.checkpoints/ beside the run folder until the run completes; a run killed at any
+    point continues with `--resume --out <same folder>`.
     """
     from .pipeline import run as run_pipeline
     from .progress import Reporter
 
     result = run_pipeline(recipe, out=out, force=force, reporter=Reporter(quiet or as_json),
-                          use_cache=not no_cache)
+                          use_cache=not no_cache, resume=resume, checkpoint_every=checkpoint_every)
     if as_json:
         click.echo(json.dumps(result.report, indent=2, default=str))
     else:

@@ -12,6 +12,7 @@ the end, so an interrupted or failed run never leaves a half-written run folder 
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -57,8 +58,13 @@ def publish(staging: Path, out: Path, force: bool) -> None:
 
 
 def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
-        cache_dir: Path | None = None, overrides: dict | None = None, use_cache: bool = True) -> RunResult:
-    """Run every stage of a recipe; return the run folder, the report and the gate verdict."""
+        cache_dir: Path | None = None, overrides: dict | None = None, use_cache: bool = True,
+        resume: bool = False, checkpoint_every: int = 200) -> RunResult:
+    """Run every stage of a recipe; return the run folder, the report and the gate verdict.
+
+    Training checkpoints go to `.<out>.checkpoints/` beside the run folder every `checkpoint_every`
+    steps (0: never); `resume` continues an interrupted run from them, bit for bit.
+    """
     from . import report as report_mod
     from .recipe import load_recipe
     from .resources import default_cache_dir
@@ -66,7 +72,17 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     reporter = reporter or Reporter()
     recipe, recipe_file = load_recipe(recipe_arg, overrides)
     checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
+    if resume and not out:
+        raise UsageError("--resume needs --out: the run folder the interrupted run was writing")
     out = Path(out) if out else default_out(recipe.name)
+    ckpt_root = checkpoint_root(out)
+    if resume and not ckpt_root.is_dir():
+        raise UsageError(f"nothing to resume: no checkpoints at {ckpt_root} — run without --resume")
+    if not resume and ckpt_root.is_dir():
+        if not force:
+            raise UsageError(f"{ckpt_root} holds checkpoints of an interrupted run — pass --resume to continue "
+                             "it, or --force to start over")
+        shutil.rmtree(ckpt_root)
     staging = claim_out(out, force)
     cache = (cache_dir or default_cache_dir()) if use_cache else None
     try:
@@ -75,7 +91,8 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         from .export.stage import export_all
         from .quantize.stage import quantize_all
 
-        trained = distill_all(recipe, cache, staging, reporter, str(recipe_file))
+        checkpoints = _checkpointer(ckpt_root, checkpoint_every, resume, force, reporter) if checkpoint_every else None
+        trained = distill_all(recipe, cache, staging, reporter, str(recipe_file), checkpoints)
         exported = export_all(recipe, trained, staging, reporter)
         quantized = quantize_all(recipe, trained, exported, staging, reporter)
         artifacts = {**exported.artifacts, **quantized.artifacts}
@@ -88,7 +105,24 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     publish(staging, out, force)
+    shutil.rmtree(ckpt_root, ignore_errors=True)  # the run is complete: nothing left to resume
     return RunResult(out, report, verdict)
+
+
+def checkpoint_root(out: Path) -> Path:
+    """Where a run's training checkpoints live: `.<name>.checkpoints/` beside its run folder."""
+    return out.parent / f".{out.name}.checkpoints"
+
+
+def _checkpointer(root: Path, every: int, resume: bool, force: bool, reporter):
+    """label, fingerprint → a Checkpointer in `root/label`."""
+    from .distill.checkpoint import Checkpointer
+
+    def warn(message: str) -> None:  # shown even with --quiet: a skipped checkpoint must never go unnoticed
+        print(message, file=sys.stderr, flush=True)
+
+    return lambda label, fingerprint: Checkpointer(root / label, fingerprint, every=every, resume=resume,
+                                                   force=force, warn=warn)
 
 
 def _budgets(recipe, recipe_file: Path):

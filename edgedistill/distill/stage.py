@@ -39,14 +39,21 @@ class Trained:
     test_logits: dict[str, np.ndarray]  # "teacher" / "student" → (N_test, C): every later parity reference
 
 
-def distill_all(recipe, cache_dir: Path | None, out: Path, reporter, source: str | None = None) -> Trained:
-    """Run the distillation stage of a recipe; weights land in `out` as safetensors."""
+def distill_all(recipe, cache_dir: Path | None, out: Path, reporter, source: str | None = None,
+                checkpoints=None) -> Trained:
+    """Run the distillation stage of a recipe; weights land in `out` as safetensors.
+
+    `checkpoints(label, fingerprint) -> Checkpointer` makes every training run resumable.
+    """
     ds = load_dataset(recipe.data, cache_dir)
     terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
     reporter.info(f"data: {ds.name} train {len(ds.x_train)}, test {len(ds.x_test)}, "
                   f"unlabelled transfer {len(ds.x_unlabeled)}")
     x, y, x_test, y_test = tensors = teacher_tensors(ds)
-    teacher, t_result, cached = train_or_load_teacher(recipe, ds, tensors, cache_dir, reporter)
+    teacher, t_result, cached = train_or_load_teacher(recipe, ds, tensors, cache_dir, reporter, checkpoints)
+    # what a student checkpoint depends on: the recipe's training sections and the teacher's exact weights
+    fingerprint = {**recipe.model_dump(mode="json", include={"seed", "data", "student", "distill"}),
+                   "teacher_weights": _weights_hash(teacher)}
     x_unl = torch.from_numpy(ds.x_unlabeled)
     # Soft targets, once: the teacher is frozen (eval, no_grad), so its logits never change.
     logits_lab, logits_unl = predict_logits(teacher, x), predict_logits(teacher, x_unl)
@@ -64,7 +71,8 @@ def distill_all(recipe, cache_dir: Path | None, out: Path, reporter, source: str
         model = build_model(recipe.student, ds.input_shape, ds.num_classes)
         results[name] = fit(model, xs, ys, cfg=cfg, loss=loss, loss_params=params, x_test=x_test, y_test=y_test,
                             seed=recipe.seed + 1, label=f"student: {name}", reporter=reporter, teacher_logits=tl,
-                            terms=extra, teacher=teacher)
+                            terms=extra, teacher=teacher,
+                            checkpoints=checkpoints(f"student-{name}", fingerprint) if checkpoints else None)
         models[name] = model.eval()
         weights[name] = _save(model, out / f"student-{name}.safetensors", f"student-{name}.safetensors")
     weights["teacher"] = _save(teacher, out / "teacher.safetensors", "teacher.safetensors")
@@ -93,6 +101,17 @@ def _terms(recipe, ds, source: str) -> tuple[Term, ...]:
                                   str(exc.args[0]).split("; ", 1)[-1]) from None
         out.append(Term(t.loss, t.weight, t.student_layer, t.teacher_layer, dict(t.params)))
     return tuple(out)
+
+
+def _weights_hash(model: torch.nn.Module) -> str:
+    """sha256 over the state dict's names and bytes: changes whenever any weight does."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:

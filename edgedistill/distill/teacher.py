@@ -24,7 +24,7 @@ def teacher_key(recipe, data_hash: str) -> str:
     return content_key(recipe.teacher.model_dump(mode="json"), recipe.seed, data_hash, code_version())
 
 
-def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter):
+def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter, checkpoints=None):
     """Return (teacher in eval mode, TrainResult, cached: bool)."""
     x, y, x_test, y_test = tensors
     torch.manual_seed(recipe.seed)  # initial weights depend on the recipe's seed only
@@ -39,8 +39,11 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter)
         reporter.info(f"teacher: reused from cache {folder} (key {key[:12]}, "
                       f"test accuracy {result.test_accuracy:.2%})")
         return model, result, True
+    ckpt = checkpoints("teacher", {"key": key, "teacher": recipe.teacher.model_dump(mode="json"),
+                                   "seed": recipe.seed}) if checkpoints else None
     result = fit(model, x, y, cfg=recipe.teacher.train, loss="cross_entropy", loss_params={},
-                 x_test=x_test, y_test=y_test, seed=recipe.seed, label="teacher", reporter=reporter)
+                 x_test=x_test, y_test=y_test, seed=recipe.seed, label="teacher", reporter=reporter,
+                 checkpoints=ckpt)
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
         save_weights(model, folder / "teacher.safetensors")

@@ -15,6 +15,7 @@ import torch
 
 from ..models import count_params
 from ..progress import Reporter
+from .checkpoint import Checkpointer, Position
 from .losses import UNLABELED
 from .objective import Objective
 
@@ -56,11 +57,13 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,
-        label: str, reporter: Reporter, teacher_logits=None, terms=(), teacher=None) -> TrainResult:
+        label: str, reporter: Reporter, teacher_logits=None, terms=(), teacher=None,
+        checkpoints: Checkpointer | None = None) -> TrainResult:
     """Train `model` in place on (x, y[, teacher_logits]); y == UNLABELED marks transfer rows.
 
     x: (N, L) float32; y: (N,) int64; teacher_logits: (N, C) or None. AdamW + one-cycle LR.
     `terms` (objective.Term) add weighted feature/relation/embedding losses; they need `teacher`.
+    `checkpoints` saves every few steps and, when resuming, restores the exact state first.
     """
     gen = seed_everything(seed)
     objective = Objective(loss, loss_params, terms, teacher, model, x[:64])  # adapters, if any, live here
@@ -71,13 +74,17 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     if teacher_logits is None:  # losses share one signature; scratch training never reads these
         teacher_logits = torch.zeros(n, 0)
+    # where the loop stands: a restored checkpoint resumes mid-epoch, with that epoch's batch order
+    at = checkpoints.restore(model, objective, opt, sched, gen) if checkpoints else None
+    step, first_epoch = (at.step, at.epoch) if at else (0, 0)
     start, last = time.perf_counter(), float("nan")
     with reporter.task(label, cfg.epochs) as advance:
-        for epoch in range(cfg.epochs):
+        for epoch in range(first_epoch, cfg.epochs):
             model.train()
-            order = torch.randperm(n, generator=gen)
-            total = 0.0
-            for i in range(0, n, bs):
+            resumed = at is not None and epoch == at.epoch
+            order = at.order if resumed else torch.randperm(n, generator=gen)
+            total = at.total if resumed else 0.0
+            for i in range(at.offset if resumed else 0, n, bs):
                 idx = order[i:i + bs]
                 value = objective(model, x[idx], y[idx], teacher_logits[idx])
                 opt.zero_grad(set_to_none=True)
@@ -85,8 +92,14 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
                 opt.step()
                 sched.step()
                 total += value.item() * len(idx)
+                step += 1
+                if checkpoints and checkpoints.due(step):
+                    checkpoints.save(Position(step, epoch, i + bs, order, total), model, objective, opt, sched, gen)
             last = total / n
             advance(epoch=epoch + 1, loss=last, test_acc=accuracy(model, x_test, y_test))
+    if checkpoints and not checkpoints.due(step) and (at is None or at.step != step):
+        # the finished state too: resuming a later stage then skips this one instead of retraining it
+        checkpoints.save(Position(step, cfg.epochs - 1, n, order, total), model, objective, opt, sched, gen)
     model.eval()
     return TrainResult(label, accuracy(model, x_test, y_test), count_params(model),
                        cfg.epochs, cfg.epochs * steps_per_epoch, n, time.perf_counter() - start, last)

@@ -1,0 +1,46 @@
+"""A real training process for the resume tests: `python tests/resume_child.py FOLDER OUT [--resume] [--every N]`.
+
+Trains a small CNN student with Hinton KD against fixed random soft targets (3 epochs, 16 steps
+each), checkpointing into FOLDER, and writes the final weights to OUT (safetensors).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from edgedistill.distill.checkpoint import Checkpointer
+from edgedistill.distill.train import fit
+from edgedistill.models import save_weights
+from edgedistill.models.cnn1d import CNN1d
+from edgedistill.progress import Reporter
+from edgedistill.recipe import TrainConfig
+
+FINGERPRINT = {"student": {"channels": [4, 8]}, "lr": 0.01}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--every", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=0.01)
+    args = ap.parse_args(argv)
+    g = torch.Generator().manual_seed(123)
+    x, y = torch.randn(512, 40, generator=g), torch.randint(0, 10, (512,), generator=g)
+    teacher_logits = 3 * torch.randn(512, 10, generator=g)
+    torch.manual_seed(1)
+    model = CNN1d(40, 10, [4, 8])
+    ckpt = Checkpointer(args.folder, {**FINGERPRINT, "lr": args.lr}, every=args.every, keep=3, resume=args.resume,
+                        force=False)
+    fit(model, x, y, cfg=TrainConfig(epochs=3, lr=args.lr, batch_size=32), loss="hinton_kd",
+        loss_params={"temperature": 4.0, "alpha": 0.9}, x_test=x[:64], y_test=y[:64], seed=7, label="child",
+        reporter=Reporter(quiet=True), teacher_logits=teacher_logits, checkpoints=ckpt)
+    save_weights(model, args.out)
+
+
+if __name__ == "__main__":
+    main()

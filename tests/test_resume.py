@@ -1,0 +1,134 @@
+"""Never lose a run: checkpoints, SIGKILL at random steps, bit-identical resume, corrupt-checkpoint
+fallback, and refusal to resume a changed recipe."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT, TINY, cli
+from safetensors.torch import load_file
+
+CHILD = Path(__file__).with_name("resume_child.py")
+STEPS = 48  # 3 epochs × 16 batches in resume_child.py
+
+
+def child(folder, out, *extra, check=True):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(CHILD), str(folder), str(out), *map(str, extra)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    ta, tb = load_file(str(a)), load_file(str(b))
+    return ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run's final weights."""
+    d = tmp_path_factory.mktemp("ref")
+    child(d / "ckpt", d / "final.safetensors", "--every", "0")
+    return d / "final.safetensors"
+
+
+def kill_at(folder: Path, out: Path, step: int) -> None:
+    """Start a real training process and SIGKILL it once checkpoint `step` exists."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(CHILD), str(folder), str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (folder / f"step-{step:08d}").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the process finished before it could be killed"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sigkill_at_a_random_step_then_resume_is_bit_identical(seed, reference, tmp_path):
+    step = random.Random(seed).randrange(3, STEPS - 3)
+    kill_at(tmp_path / "ckpt", tmp_path / "final.safetensors", step)
+    assert any(tmp_path.joinpath("ckpt").glob("step-*"))
+    child(tmp_path / "ckpt", tmp_path / "final.safetensors", "--resume")
+    assert same_weights(reference, tmp_path / "final.safetensors")
+
+
+def in_process(folder, out, *extra):
+    """The same training as the child, in this process (for tests that need no kill)."""
+    import resume_child
+
+    resume_child.main([str(folder), str(out), *map(str, extra)])
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_with_a_warning(reference, tmp_path, capsys):
+    ck = tmp_path / "ckpt"
+    in_process(ck, tmp_path / "full.safetensors", "--every", "10")  # leaves steps 30, 40 and the final 48
+    shutil.rmtree(sorted(ck.glob("step-*"))[-1])  # as if killed after step 40 …
+    newest = sorted(ck.glob("step-*"))[-1]
+    data = (newest / "state.safetensors").read_bytes()
+    (newest / "state.safetensors").write_bytes(data[: len(data) // 2])  # … with step 40 truncated
+    in_process(ck, tmp_path / "final.safetensors", "--resume", "--every", "10")
+    assert f"checkpoint {newest} is corrupt or truncated (sha256 mismatch)" in capsys.readouterr().out
+    assert same_weights(reference, tmp_path / "final.safetensors")  # resumed from step 30: same result
+
+
+def test_no_usable_checkpoint_stops_instead_of_starting_over(tmp_path):
+    from edgedistill.errors import InputFileError
+
+    ck = tmp_path / "ckpt"
+    in_process(ck, tmp_path / "a.safetensors", "--every", "20")  # steps 20, 40, 48
+    (sorted(ck.glob("step-*"))[-1] / "meta.json").write_text("{ truncated")
+    for p in ck.glob("step-*"):
+        (p / "state.safetensors").write_bytes(b"garbage")
+    with pytest.raises(InputFileError, match="no usable checkpoint"):
+        in_process(ck, tmp_path / "b.safetensors", "--resume")
+    assert not (tmp_path / "b.safetensors").exists()  # never silently restarted from scratch
+
+
+def test_changed_recipe_is_refused_with_a_diff_and_checkpoints_are_never_overwritten(tmp_path):
+    from edgedistill.errors import UsageError
+
+    ck = tmp_path / "ckpt"
+    kill_at(ck, tmp_path / "a.safetensors", 10)
+    kept = sorted(p.name for p in ck.glob("step-*"))
+    with pytest.raises(UsageError, match=r"lr: 0\.01 → 0\.02.*--force"):
+        in_process(ck, tmp_path / "a.safetensors", "--resume", "--lr", "0.02")
+    with pytest.raises(UsageError, match="pass --resume to continue it, or --force"):
+        in_process(ck, tmp_path / "a.safetensors")
+    assert sorted(p.name for p in ck.glob("step-*")) == kept
+
+
+def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path, cache_dir):
+    """The whole pipeline: SIGKILL `edgedistill run` while a student trains, then `run --resume`."""
+    out = tmp_path / "run"
+    ckpt = tmp_path / ".run.checkpoints" / "student-distilled"
+    env = {**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY), "--out", str(out), "--quiet",
+                             "--checkpoint-every", "1"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not ckpt.joinpath("step-00000003").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    again = cli("run", TINY, "--out", out, "--quiet")
+    assert again.returncode == 2 and "--resume" in again.stderr  # checkpoints are never overwritten silently
+    done = cli("run", TINY, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
+               env={"EDGEDISTILL_CACHE": str(cache_dir)})
+    assert done.returncode in (0, 1), done.stderr
+    for name in ("student-scratch", "student-distilled", "student-distilled_transfer"):
+        assert same_weights(tiny_run.out / f"{name}.safetensors", out / f"{name}.safetensors"), name
+    assert not (tmp_path / ".run.checkpoints").exists()  # removed once the run completed
