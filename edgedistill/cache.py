@@ -11,7 +11,8 @@ from . import __version__
 # The source files whose behaviour decides what a trained model looks like. Editing any of them
 # changes the key, so a cache can never hand back a teacher trained by different code.
 _TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "distill/train.py", "distill/losses.py",
-                  "distill/feature_losses.py", "distill/features.py", "distill/objective.py", "distill/teacher.py")
+                  "distill/feature_losses.py", "distill/kinds.py", "distill/features.py", "distill/objective.py",
+                  "distill/teacher.py")
 
 
 def code_version() -> str:

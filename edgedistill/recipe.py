@@ -176,35 +176,35 @@ def _check_names(recipe: Recipe, source: str) -> None:
     """Registry look-ups that pydantic cannot do: each miss names the key and the closest name."""
     from .data import DATASETS
     from .devices import list_profiles
-    from .distill.losses import LOSSES
+    from .distill.kinds import loss_names
     from .export.presets import list_presets
     from .models import MODELS
 
+    losses = loss_names()
     checks = [("data.name", recipe.data.name, DATASETS.names()),
-              ("distill.loss", recipe.distill.loss, LOSSES.names()),
+              ("distill.loss", recipe.distill.loss, losses),
               ("teacher.arch", recipe.teacher.arch, MODELS.names()),
               ("student.arch", recipe.student.arch, MODELS.names())]
-    checks += [(f"distill.terms[{i}].loss", t.loss, LOSSES.names()) for i, t in enumerate(recipe.distill.terms)]
+    checks += [(f"distill.terms[{i}].loss", t.loss, losses) for i, t in enumerate(recipe.distill.terms)]
     checks += [(f"export.presets[{i}]", p, list_presets()) for i, p in enumerate(recipe.export.presets)]
     checks += [(f"bench.devices[{i}]", d, list_profiles()) for i, d in enumerate(recipe.bench.devices)]
     for key, value, known in checks:
         if value not in known:
             raise ConfigError(source, key, f"unknown name {value!r}", suggest(value, known))
-    _check_terms(recipe, source, LOSSES)
+    _check_terms(recipe, source)
 
 
-def _check_terms(recipe: Recipe, source: str, losses) -> None:
-    """Response losses read labels and logits, never layers; feature losses need two layers."""
-    from .distill.losses import as_loss
+def _check_terms(recipe: Recipe, source: str) -> None:
+    """Response losses read labels and logits, never layers; hints and attention need two layers."""
+    from .distill.kinds import NEEDS_LAYERS, kind
 
-    if not as_loss(losses.get(recipe.distill.loss)).uses_labels:
+    if not kind(recipe.distill.loss)[1]:
         raise ConfigError(source, "distill.loss", f"{recipe.distill.loss!r} is not a response loss",
                           "use hinton_kd or dkd here and put it under [[distill.terms]]")
     for i, t in enumerate(recipe.distill.terms):
-        loss = as_loss(losses.get(t.loss))
-        if loss.uses_labels and t.student_layer:
+        if kind(t.loss)[1] and t.student_layer:
             raise ConfigError(source, f"distill.terms[{i}].student_layer", f"{t.loss!r} compares logits, not layers",
                               "remove student_layer and teacher_layer")
-        if loss.compares == "features" and t.loss in ("hint_mse", "attention_transfer") and not t.student_layer:
+        if t.loss in NEEDS_LAYERS and not t.student_layer:
             raise ConfigError(source, f"distill.terms[{i}]", f"{t.loss!r} needs student_layer and teacher_layer",
                               'name module paths, e.g. student_layer = "features.5"')

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..registry import Registry
 from . import feature_losses as fl
+from .kinds import KINDS, PLUGIN_GROUP
 
 UNLABELED = -1
 
@@ -51,7 +52,7 @@ class Loss:
         return self.fn(*args, **kwargs)
 
 
-LOSSES: Registry = Registry("loss", plugin_group="edgedistill.losses")
+LOSSES: Registry = Registry("loss", plugin_group=PLUGIN_GROUP)
 
 
 def softened_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -99,19 +100,14 @@ def dkd(student_logits, teacher_logits, labels, temperature: float = 4.0, alpha:
     return ((alpha * tckd + beta * nckd) * t * t).mean()
 
 
-# The one place losses are registered. name → Loss(function, what it compares, reads labels?)
-for _name, _loss in {
-    "hinton_kd": Loss(hinton_kd),
-    "dkd": Loss(dkd),
-    "cross_entropy": Loss(cross_entropy),
-    "hint_mse": Loss(fl.hint_mse, "features", False),
-    "attention_transfer": Loss(fl.attention_transfer, "features", False),
-    "rkd": Loss(fl.rkd, "features", False),
-    "similarity_preserving": Loss(fl.similarity_preserving, "features", False),
-    "embedding_cosine": Loss(fl.embedding_cosine, "outputs", False),
-    "embedding_mse": Loss(fl.embedding_mse, "outputs", False),
+# The one place losses are registered; what each compares comes from kinds.KINDS (torch-free).
+for _name, _fn in {
+    "hinton_kd": hinton_kd, "dkd": dkd, "cross_entropy": cross_entropy,
+    "hint_mse": fl.hint_mse, "attention_transfer": fl.attention_transfer,
+    "rkd": fl.rkd, "similarity_preserving": fl.similarity_preserving,
+    "embedding_cosine": fl.embedding_cosine, "embedding_mse": fl.embedding_mse,
 }.items():
-    LOSSES.register(_name, _loss)
+    LOSSES.register(_name, Loss(_fn, *KINDS[_name]))
 
 
 def as_loss(item) -> Loss:

@@ -1,0 +1,35 @@
+"""What each built-in loss compares and whether it reads labels — importable without torch, so a
+recipe validates instantly (`edgedistill --help` and recipe checks never import torch).
+
+losses.py registers the functions with exactly these kinds.
+"""
+
+from __future__ import annotations
+
+PLUGIN_GROUP = "edgedistill.losses"
+
+# name → (compares: "outputs" | "features", uses_labels)
+KINDS: dict[str, tuple[str, bool]] = {
+    "hinton_kd": ("outputs", True),
+    "dkd": ("outputs", True),
+    "cross_entropy": ("outputs", True),
+    "hint_mse": ("features", False),
+    "attention_transfer": ("features", False),
+    "rkd": ("features", False),
+    "similarity_preserving": ("features", False),
+    "embedding_cosine": ("outputs", False),
+    "embedding_mse": ("outputs", False),
+}
+NEEDS_LAYERS = frozenset({"hint_mse", "attention_transfer"})  # compare coordinates of two named layers
+
+
+def loss_names() -> list[str]:
+    """Built-in losses plus those installed packages publish (entry points are listed, not loaded)."""
+    from importlib.metadata import entry_points
+
+    return sorted(set(KINDS) | {ep.name for ep in entry_points(group=PLUGIN_GROUP)})
+
+
+def kind(name: str) -> tuple[str, bool]:
+    """(compares, uses_labels); a plugin loss is taken as an outputs loss with labels until loaded."""
+    return KINDS.get(name, ("outputs", True))
