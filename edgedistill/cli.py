@@ -154,9 +154,12 @@ def presets(as_json):
               help="With --preset auto: largest accuracy drop vs the fp32 student, in percentage points.")
 @click.option("--auto-exclude", is_flag=True, help="Keep the int8 layers that break the tolerance in float, "
               "worst first, until the file passes.")
+@click.option("--qat-epochs", type=int, default=0, show_default=True, help="When a static int8 file fails "
+              "its tolerance: fine-tune this many epochs with fake quantization + the teacher's soft targets "
+              "(QAT + KD; needs a run folder for the teacher), then re-export.")
 @click.option("--force", is_flag=True, help="Write into a non-empty --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export record (export.json) to stdout.")
-def export_cmd(checkpoint, preset, recipe, out, max_drop, auto_exclude, force, as_json):
+def export_cmd(checkpoint, preset, recipe, out, max_drop, auto_exclude, qat_epochs, force, as_json):
     """Export one trained student to a preset's file, proven against the student on held-out data.
 
     \b
@@ -167,7 +170,7 @@ def export_cmd(checkpoint, preset, recipe, out, max_drop, auto_exclude, force, a
     """
     from .export.standalone import run_export
 
-    record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop)
+    record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs)
     if as_json:
         click.echo(json.dumps(record, indent=2, default=str))
     else:

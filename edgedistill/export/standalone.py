@@ -82,8 +82,10 @@ def _reference(model, x: np.ndarray) -> np.ndarray:
     return predict_logits(model, torch.from_numpy(x)).numpy()
 
 
-def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool = False) -> dict:
-    """Write `preset`'s file for the checkpoint's student into `out`; return its record."""
+def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool = False,
+               qat_epochs: int = 0) -> dict:
+    """Write `preset`'s file for the checkpoint's student into `out`; return its record.
+    With `qat_epochs`, a static int8 file that fails parity is redone with QAT + KD."""
     from ..artifacts import receipt
     from ..quantize.stage import Sources, derive
     from . import parity
@@ -109,9 +111,29 @@ def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool
             return pkg
 
         s = Sources(fp32, coreml_fp16, ds.x_train, ds.x_test, ds.y_test, ref)
-        meta, checked = derive(preset, name, out, s, auto_exclude=auto_exclude)
+        try:
+            meta, checked = derive(preset, name, out, s, auto_exclude=auto_exclude)
+        except StageError as exc:
+            if not (qat_epochs and preset.format == "onnx" and preset.quantization.mode == "static"
+                    and hasattr(exc, "parity")):
+                raise
+            meta, checked = _recover_with_qat(ck, preset, out / name, ref, qat_epochs, exc)
     art = receipt(name, out / name, preset.format, "export.standalone", [str(ck.source)], preset=preset.name, **meta)
     return {"preset": preset.name, "artifact": art.to_json(out), "parity": checked}
+
+
+def _recover_with_qat(ck: Checkpoint, preset, dst: Path, ref, epochs: int, ptq_error) -> tuple[dict, dict]:
+    """PTQ missed the tolerance: fine-tune with fake quant + the teacher's soft targets, re-export."""
+    from ..quantize.qat import qat_kd_qdq
+    from . import parity
+
+    if ck.teacher is None:
+        raise UsageError(f"{ptq_error} — QAT + KD needs the teacher: pass a run folder (with teacher.safetensors)")
+    meta = qat_kd_qdq(ck.student, ck.teacher, ck.dataset, preset, dst, epochs=epochs)
+    result = parity.compare(ref, parity.onnx_logits(dst, ck.dataset.x_test), ck.dataset.y_test)
+    meta["ptq"] = {"parity": ptq_error.parity, "error": str(ptq_error)}
+    parity.check(dst.name + " (QAT + KD)", result, preset.parity)
+    return meta, result.to_json("onnxruntime CPU")
 
 
 def auto_candidates() -> list:
@@ -160,7 +182,8 @@ def _move(src: Path, dst: Path) -> None:
 
 
 def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=None, force: bool = False,
-               auto_exclude: bool = False, max_drop: float = 0.5, cache_dir: Path | None = None) -> dict:
+               auto_exclude: bool = False, max_drop: float = 0.5, cache_dir: Path | None = None,
+               qat_epochs: int = 0) -> dict:
     """The `export` command: load, export (one preset or auto), write export.json into `out`."""
     from ..artifacts import atomic_write_json
     from .presets import load_preset
@@ -175,7 +198,7 @@ def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=N
         if preset is None:
             record = export_auto(ck, out, Path(tmp), max_drop, auto_exclude)
         else:
-            record = export_one(ck, preset, out, Path(tmp), auto_exclude)
+            record = export_one(ck, preset, out, Path(tmp), auto_exclude, qat_epochs)
     record = {"schema": "edgedistill.export/1", "checkpoint": str(checkpoint), **record}
     atomic_write_json(out / "export.json", record)
     return record

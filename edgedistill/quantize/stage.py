@@ -86,8 +86,10 @@ def derive(preset, name: str, out: Path, s: Sources, auto_exclude: bool = False)
         meta.update(describe(dst))
     if found := parity.problems(result, preset.parity):
         hint = _hint(meta.get("sensitivity"), meta.get("auto_exclude"))
-        raise StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
+        err = StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
                          + "; ".join(found) + hint)
+        err.parity, err.meta = result.to_json("onnxruntime CPU"), meta  # for callers that recover (QAT)
+        raise err
     return meta, result.to_json("onnxruntime CPU")
 
 
