@@ -100,6 +100,7 @@ def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool
         meta = EXPORTERS.get(preset.format)(model, ds.input_shape, out / name, preset, meta_pkg)
         checked = parity.check_file(preset, name, out / name, ref, ds.x_test, ds.y_test)
     else:
+        work.mkdir(parents=True, exist_ok=True)
         fp32 = work / "student-fp32.onnx"
         if not fp32.exists():
             EXPORTERS.get("onnx")(model, ds.input_shape, fp32, load_preset("onnx-fp32"), meta_pkg)
