@@ -69,7 +69,8 @@ def presets_table(ck, role: str, model, out: Path, work: Path, teacher_pred: np.
             continue
         path = folder / rec["artifact"]["name"]
         row = {"role": role, "preset": name, "file": rec["artifact"]["name"], "path": str(path),
-               "bytes": rec["artifact"]["bytes"], "seconds": round(time.perf_counter() - t0, 2), "parity": rec["parity"]}
+               "bytes": rec["artifact"]["bytes"], "seconds": round(time.perf_counter() - t0, 2),
+               "parity": rec["parity"]}
         if preset.format != "coreml":
             pred = parity.onnx_logits(path, ck.dataset.x_test).argmax(1)
             row["accuracy"] = 100 * float((pred == ck.dataset.y_test).mean())

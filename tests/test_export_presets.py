@@ -54,7 +54,8 @@ def test_a_users_preset_file_is_loaded_by_path_and_named_by_a_recipe(tmp_path):
     ('name = "bad"\nformat = "onnx"\nprecision = "int8"\nopset = 18\n', "quantization"),
     ('name = "bad"\nformat = "onnx"\nprecision = "int8"\nopset = 18\n[quantization]\nmode = "palettize"\n', "Core ML"),
     ('name = "bad"\nformat = "coreml"\nprecision = "int8"\n[quantization]\nmode = "static"\n', "linear or palettize"),
-    ('name = "bad"\nformat = "onnx"\nprecision = "fp32"\nopset = 18\n[quantization]\ncalibration = "kl"\n', "calibration"),
+    ('name = "bad"\nformat = "onnx"\nprecision = "fp32"\nopset = 18\n[quantization]\ncalibration = "kl"\n',
+     "calibration"),
 ])
 def test_inconsistent_presets_are_config_errors(tmp_path, text, key):
     (tmp_path / "bad.toml").write_text(text)

@@ -42,7 +42,8 @@ def _load(cfg, path: Path, ds):
         model.load_state_dict(load_file(str(path)))
     except Exception as exc:  # wrong file, or weights of another architecture
         raise InputFileError(str(path), f"not weights for the recipe's {cfg.arch} {list(cfg.channels)}: "
-                                        f"{str(exc).splitlines()[0]}", "pass the recipe the student was trained with") from None
+                                        f"{str(exc).splitlines()[0]}",
+                             "pass the recipe the student was trained with") from None
     return model.eval()
 
 
@@ -175,7 +176,8 @@ def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exc
     best["kept"] = True
     name = best["record"]["artifact"]["name"]
     _move(best["dir"] / name, out / name)
-    skipped = [] if sys.platform == "darwin" else ["coreml-* (Core ML predicts only on macOS: accuracy unmeasurable here)"]
+    skipped = [] if sys.platform == "darwin" else ["coreml-* (Core ML predicts only on macOS: accuracy not "
+                                                   "measurable on this host)"]
     ordered = sorted(attempts, key=lambda a: (a["bytes"] is None, a["bytes"] or 0))
     return {"preset": "auto", "max_drop_pp": max_drop, "chosen": best["preset"], "artifact": best["record"]["artifact"],
             "parity": best["record"]["parity"], "not_tried": skipped,
