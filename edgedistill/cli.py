@@ -1,4 +1,4 @@
-"""Command line: run | bench | gate | report | devices | presets.
+"""Command line: run | bench | gate | report | export | devices | presets.
 
 Exit codes: 0 pass, 1 a budget failed, 2 bad config or usage, 3 a rejected input file,
 4 internal error. Errors are one line on stderr; --debug adds the traceback.
@@ -147,6 +147,48 @@ def presets(as_json):
     _listing([(p.name, p.format, p.precision, p.description) for p in rows], as_json,
              ("name", "format", "precision", "description"))
     return EXIT_PASS
+
+
+# --- export (issue 4) -----------------------------------------------------------------------
+@cli.command("export")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--preset", required=True, help="Preset name (see `edgedistill presets`), a preset TOML path, "
+              "or `auto`: the smallest file within --max-drop.")
+@click.option("--recipe", help="Recipe of a .safetensors CHECKPOINT (built-in name or TOML path).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: beside the checkpoint).")
+@click.option("--max-drop", type=float, default=0.5, show_default=True,
+              help="With --preset auto: largest accuracy drop vs the fp32 student, in percentage points.")
+@click.option("--auto-exclude", is_flag=True, help="Keep the int8 layers that break the tolerance in float, "
+              "worst first, until the file passes.")
+@click.option("--qat-epochs", type=int, default=0, show_default=True, help="When a static int8 file fails "
+              "its tolerance: fine-tune this many epochs with fake quantization + the teacher's soft targets "
+              "(QAT + KD; needs a run folder for the teacher), then re-export.")
+@click.option("--force", is_flag=True, help="Write into a non-empty --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the export record (export.json) to stdout.")
+def export_cmd(checkpoint, preset, recipe, out, max_drop, auto_exclude, qat_epochs, force, as_json):
+    """Export one trained student to a preset's file, proven against the student on held-out data.
+
+    \b
+    CHECKPOINT is a run folder (`edgedistill run` output) or a student .safetensors with --recipe.
+    edgedistill export runs/mnist1d-… --preset onnx-int8-qdq
+    edgedistill export runs/mnist1d-… --preset auto --max-drop 0.5
+    edgedistill export student.safetensors --recipe my.toml --preset coreml-int8-weights
+    """
+    from .export.standalone import run_export
+
+    record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        art, par = record["artifact"], record["parity"]
+        shown = (f"accuracy {par['accuracy']['value']:.2f}% (drop {par['accuracy_drop']['value']:.2f} pp), "
+                 f"top-1 agreement {par['top1_agreement']['value']:.2f}%" if "accuracy" in par else par["skipped"])
+        click.echo(f"{art['name']}  {art['bytes']:,} B  [{record.get('chosen', record['preset'])}]  {shown}")
+        for a in record.get("attempts", []):
+            got = f"{a['bytes']:,} B, drop {a['accuracy_drop_pp']:.2f} pp" if a["bytes"] else a["error"]
+            click.echo(f"  {'kept ' if a['kept'] else 'tried'} {a['preset']:<22} {got}")
+    return EXIT_PASS
+# --- end export ------------------------------------------------------------------------------
 
 
 def _listing(rows, as_json: bool, keys) -> None:

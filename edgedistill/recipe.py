@@ -93,7 +93,12 @@ class DistillConfig(Frozen):
 
 
 class ExportConfig(Frozen):
+    # shipped preset names, or preset TOML files (paths relative to the recipe file)
     presets: tuple[str, ...] = ("onnx-fp32", "onnx-int8-qdq", "coreml-fp16")
+    auto_exclude: bool = False  # keep the layers that break an int8 file's tolerance in float
+    author: str = "edgedistill"  # written into Core ML packages' metadata
+    license: str = "unspecified"
+    version: str = ""  # "" → edgedistill's version
 
 
 class BenchConfig(Frozen):
@@ -145,7 +150,13 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
         data = _merge(data, overrides)
     recipe = config.validate(Recipe, data, str(path))
     _check_names(recipe, str(path))
-    return recipe, path
+    return _resolve_preset_files(recipe, path), path
+
+
+def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:
+    """Preset files named relative to the recipe become absolute, so later stages find them."""
+    presets = tuple(str((path.parent / p).resolve()) if p.endswith(".toml") else p for p in recipe.export.presets)
+    return recipe.model_copy(update={"export": recipe.export.model_copy(update={"presets": presets})})
 
 
 def _read_with_base(path: Path, seen: tuple = ()) -> dict:
@@ -177,7 +188,7 @@ def _check_names(recipe: Recipe, source: str) -> None:
     from .data import DATASETS
     from .devices import list_profiles
     from .distill.kinds import loss_names
-    from .export.presets import list_presets
+    from .export.presets import list_presets, load_preset
     from .models import MODELS
 
     losses = loss_names()
@@ -186,7 +197,11 @@ def _check_names(recipe: Recipe, source: str) -> None:
               ("teacher.arch", recipe.teacher.arch, MODELS.names()),
               ("student.arch", recipe.student.arch, MODELS.names())]
     checks += [(f"distill.terms[{i}].loss", t.loss, losses) for i, t in enumerate(recipe.distill.terms)]
-    checks += [(f"export.presets[{i}]", p, list_presets()) for i, p in enumerate(recipe.export.presets)]
+    checks += [(f"export.presets[{i}]", p, list_presets()) for i, p in enumerate(recipe.export.presets)
+               if not p.endswith(".toml")]
+    for p in recipe.export.presets:  # a user's preset file: validated here, before any training
+        if p.endswith(".toml"):
+            load_preset(p, Path(source).parent)
     checks += [(f"bench.devices[{i}]", d, list_profiles()) for i, d in enumerate(recipe.bench.devices)]
     for key, value, known in checks:
         if value not in known:

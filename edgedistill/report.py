@@ -159,8 +159,36 @@ def markdown(report: dict) -> str:
                          f"top-1 agreement {p['top1_agreement']['value']:.2f}%, accuracy {p['accuracy']['value']:.2f}% "
                          f"({p['runtime']}, {p['samples']} test rows)"))
         lines.append("")
+    lines += quantization_markdown(report.get("artifacts", {}))
     lines += gate_markdown(report.get("gate"))
     return "\n".join(lines) + "\n"
+
+
+# --- export/quantize (issue 4): how each derived file was made, saturation choice, mobile EPs
+def quantization_markdown(artifacts: dict) -> list[str]:
+    """Scheme, calibration, x86 saturation choice, Core ML compression and mobile EP coverage per file."""
+    lines = []
+    for name, a in artifacts.items():
+        q = a.get("meta", {}).get("quantization")
+        if not q:
+            continue
+        parts = [q.get("scheme") or q.get("compression", {}).get("scheme", "")]
+        if "calibration" in q:
+            parts.append(f"{q['calibration']} calibration on {q['calibration_samples']} rows")
+        if "saturation" in q:
+            parts.append(q["saturation"]["reason"] + f" (CPU flags: {', '.join(q.get('cpu_flags', [])) or 'none'})")
+        if "compression" in q:
+            c = q["compression"]
+            parts.append(f"weights {c['weight_bytes']:,} B vs {c['fp16_weight_bytes']:,} B fp16 "
+                         f"({c['ratio_vs_fp16']:.2f}×)")
+        if "mobile" in q:
+            parts.append("mobile EPs: " + "; ".join(
+                f"{ep} {m['supported_nodes']}/{m['nodes']} nodes, outside: {', '.join(m['unsupported_ops']) or 'none'}"
+                for ep, m in q["mobile"].items()))
+        if q.get("auto_exclude"):
+            parts.append(f"kept in float by --auto-exclude: {', '.join(q['auto_exclude']['nodes_to_exclude'])}")
+        lines.append(f"- `{name}`: " + " · ".join(p for p in parts if p))
+    return ["## Quantization", "", *lines, ""] if lines else []
 
 
 def gate_markdown(gate: dict | None) -> list[str]:

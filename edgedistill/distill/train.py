@@ -53,7 +53,7 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 1024) -
 
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Top-1 accuracy as a fraction."""
-    return (predict_logits(model, x).argmax(1) == y).float().mean().item()
+    return (predict_logits(model, x).argmax(1) == y).double().mean().item()  # float64: exact like numpy's
 
 
 def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,

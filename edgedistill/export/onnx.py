@@ -21,12 +21,23 @@ from ..errors import StageError
 INPUT, OUTPUT = "input", "logits"
 
 
-def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path, opset: int) -> dict:
+def dynamic_shapes(input_shape: tuple[int, ...], axes: tuple[str, ...]) -> dict[int, object]:
+    """torch.export dims for the input (batch, *input_shape) from a preset's `dynamic_axes`
+    (names by position, "" = static): ("batch",) → {0: Dim("batch")}; ("batch", "sequence") also
+    frees dim 1. Each dynamic dim is traced at size ≥ 2 so the exporter cannot specialise it to 1."""
+    dims = {}
+    for i, name in enumerate(axes):
+        if name:
+            dims[i] = torch.export.Dim(name, min=1, max=65536) if i == 0 else torch.export.Dim(name, min=2, max=65536)
+    return dims
+
+
+def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path, opset: int,
+                axes: tuple[str, ...] = ("batch",)) -> dict:
     """Write `model` to `path`; return metadata (opset, op counts). Raises StageError on failure."""
     path = Path(path)
     model = model.eval()
     example = torch.zeros(2, *input_shape)  # batch 2, so the batch dim cannot be specialised to 1
-    batch = torch.export.Dim("batch", min=1, max=65536)
     log = io.StringIO()
     exporter_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" chatter
     level = exporter_log.level
@@ -35,7 +46,7 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=[OUTPUT],
                               opset_version=opset, dynamo=True, external_data=False,
-                              dynamic_shapes=({0: batch},), optimize=True)
+                              dynamic_shapes=(dynamic_shapes(input_shape, axes),), optimize=True)
     except Exception as exc:  # the exporter's own message is long; keep its first line
         raise StageError(f"ONNX export of {path.name} failed: {str(exc).splitlines()[0]}") from exc
     finally:

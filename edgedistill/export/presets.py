@@ -1,11 +1,15 @@
 """Export presets: `exporters/*.toml`, one file each, validated into frozen `Preset`s.
 
-Users add their own preset by passing a path to a TOML file with the same schema.
+A preset says everything about one shipped file: format (onnx, ort, coreml), opset or Core ML
+deployment target, precision, how it is quantized (scheme, calibration, per-channel, nodes kept
+in float), its dynamic axes, and the per-precision parity tolerances it must meet against the
+torch student. Users add their own preset by passing a path to a TOML file with the same schema.
 This module imports no torch: `edgedistill presets` lists them instantly.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -15,45 +19,77 @@ from ..config import Frozen
 from ..resources import data_dir
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
+SUFFIX = {"onnx": ".onnx", "ort": ".ort", "coreml": ".mlpackage"}
 
 
 class Quantization(Frozen):
-    mode: Literal["static"] = "static"
+    """How a float file becomes a smaller one.
+
+    static: int8 QDQ with calibrated activations; dynamic: int8 weights, activations quantized
+    at run time; linear: Core ML int8 weights; palettize: Core ML n-bit look-up-table weights.
+    """
+
+    mode: Literal["static", "dynamic", "linear", "palettize"] = "static"
     format: Literal["qdq"] = "qdq"
-    per_channel: bool = True
+    per_channel: bool = True  # per-tensor lost ~3 pp of cosine on MiniLM here; per-channel is free
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
     calibration_samples: Annotated[int, Field(gt=0)] = 512
+    # "auto": S8S8 with full 8-bit weights where int8 dot products exist (VNNI, ARM), else 7-bit
+    # weights (reduce_range) so u8×s8 GEMM cannot saturate. "s8s8"/"u8s8" force the choice.
+    saturation: Literal["auto", "s8s8", "u8s8", "reduce_range"] = "auto"
+    nodes_to_exclude: tuple[str, ...] = ()  # ONNX node names kept in float
+    nbits: Annotated[int, Field(ge=1, le=8)] = 8  # palettize: bits per weight (2**nbits centroids)
+    palettize_mode: Literal["kmeans", "uniform"] = "kmeans"
+    weight_threshold: Annotated[int, Field(ge=0)] = 0  # Core ML: skip weights with fewer elements
 
 
 class Parity(Frozen):
     """Tolerances of the exported file against the torch model on held-out data."""
 
     max_abs_diff: Annotated[float, Field(gt=0)] | None = None
+    min_cosine: Annotated[float, Field(ge=-1, le=1)] | None = None
     min_top1_agreement: Fraction = 0.99
+    max_accuracy_drop: Annotated[float, Field(ge=0)] | None = None  # percentage points vs the student
 
 
 class Preset(Frozen):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     description: str = ""
-    format: Literal["onnx", "coreml"]
-    precision: Literal["fp32", "fp16", "int8"]
-    opset: Annotated[int, Field(ge=13)] | None = None  # ONNX only
+    format: Literal["onnx", "ort", "coreml"]
+    precision: Literal["fp32", "fp16", "int8", "int4"]
+    opset: Annotated[int, Field(ge=13)] | None = None  # ONNX / ORT only
     minimum_deployment_target: str | None = None  # Core ML only, e.g. "iOS16"
+    # input dims by position: "batch" → a named dynamic axis, "" → static. A sequence model
+    # writes ["batch", "sequence"]. The exporter derives the output's dynamic dims itself.
+    dynamic_axes: tuple[str, ...] = ("batch",)
+    keep_io_types: bool = True  # fp16 files keep float32 inputs/outputs
+    # offline onnxruntime graph optimisation ("basic" is hardware-independent): kept only when
+    # it measurably shortens session creation, and the receipt says which was kept
+    optimization: Literal["none", "basic"] = "none"
     quantization: Quantization | None = None
     parity: Parity = Parity()
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.format == "onnx" and self.opset is None:
-            raise ValueError("an onnx preset needs `opset`")
-        if self.format == "onnx" and self.precision == "int8" and self.quantization is None:
-            raise ValueError("an onnx int8 preset needs a [quantization] table")
+        if self.format in ("onnx", "ort") and self.opset is None:
+            raise ValueError(f"an {self.format} preset needs `opset`")
+        if self.precision in ("int8", "int4") and self.quantization is None:
+            raise ValueError(f"an {self.precision} preset needs a [quantization] table")
+        if self.quantization and self.format != "coreml" and self.quantization.mode in ("linear", "palettize"):
+            raise ValueError(f"quantization.mode {self.quantization.mode!r} is Core ML only; use static or dynamic")
+        if self.quantization and self.format == "coreml" and self.quantization.mode in ("static", "dynamic"):
+            raise ValueError("a coreml preset quantizes weights: quantization.mode must be linear or palettize")
         return self
+
+    @property
+    def derived(self) -> bool:
+        """True when the file is made from another exported file (quantize stage), not from torch."""
+        return self.quantization is not None or (self.format == "onnx" and self.precision != "fp32")
 
     def artifact_name(self, role: str) -> str:
         """File name in the run folder: `student` + `onnx-int8-qdq` → `student-int8-qdq.onnx`."""
         stem = self.name.removeprefix(f"{self.format}-")
-        return f"{role}-{stem}" + (".onnx" if self.format == "onnx" else ".mlpackage")
+        return f"{role}-{stem}{SUFFIX[self.format]}"
 
 
 def list_presets() -> list[str]:
@@ -61,6 +97,8 @@ def list_presets() -> list[str]:
     return config.list_named(data_dir("exporters"))
 
 
-def load_preset(name_or_path: str) -> Preset:
-    """A shipped preset by name, or a user's preset file by path."""
+def load_preset(name_or_path: str, base: Path | None = None) -> Preset:
+    """A shipped preset by name, or a user's preset file by path (relative to `base` when given)."""
+    if base is not None and name_or_path.endswith(".toml") and not Path(name_or_path).is_absolute():
+        name_or_path = str(Path(base) / name_or_path)
     return config.load_named(Preset, data_dir("exporters"), name_or_path, "export preset")

@@ -26,9 +26,14 @@ class Exported:
 
 
 def _onnx(model, input_shape, path: Path, preset, metadata: dict) -> dict:
-    from .onnx import export_onnx
+    from .onnx import describe, export_onnx
 
-    return export_onnx(model, input_shape, path, preset.opset)
+    meta = export_onnx(model, input_shape, path, preset.opset, preset.dynamic_axes)
+    if preset.optimization == "basic":
+        from .ortfiles import optimize_offline
+
+        meta = {**describe(path), "offline_optimization": optimize_offline(path)}
+    return meta
 
 
 def _coreml(model, input_shape, path: Path, preset, metadata: dict) -> dict:
@@ -43,6 +48,16 @@ EXPORTERS.register("onnx", _onnx)
 EXPORTERS.register("coreml", _coreml)
 
 
+def package_metadata(recipe, num_classes: int) -> dict:
+    """Author, license, version, recipe hash and class labels, written into Core ML packages."""
+    import json
+
+    return {"author": recipe.export.author, "license": recipe.export.license,
+            "version": recipe.export.version or __version__, "recipe": recipe.name,
+            "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student (logits)",
+            "classes": json.dumps([str(i) for i in range(num_classes)])}
+
+
 def export_all(recipe, trained, out: Path, reporter) -> Exported:
     """Write the teacher's fp32 ONNX file and every float preset's file for the shipped student."""
     from ..distill.stage import SHIPPED
@@ -51,10 +66,9 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
     ds = trained.dataset
     fp32 = load_preset("onnx-fp32")
     student_presets = [fp32] + [p for p in map(load_preset, recipe.export.presets)
-                                if p.precision != "int8" and p.name != fp32.name]
+                                if not p.derived and p.artifact_name("student") != fp32.artifact_name("student")]
     jobs = [("teacher", trained.teacher, fp32)] + [("student", trained.student, p) for p in student_presets]
-    metadata = {"author": "edgedistill", "version": __version__, "recipe": recipe.name,
-                "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student"}
+    metadata = package_metadata(recipe, ds.num_classes)
     artifacts, checks = {}, {}
     with reporter.task("export", len(jobs)) as advance:
         for role, model, preset in jobs:

@@ -1,0 +1,218 @@
+"""`edgedistill export CHECKPOINT --preset NAME`: one student, one preset (or `auto`), no pipeline.
+
+CHECKPOINT is either a run folder written by `edgedistill run` (its report.json names the
+recipe; the shipped student is `student-distilled_transfer.safetensors`, the teacher
+`teacher.safetensors`) or a student `.safetensors` file plus `--recipe` for its architecture and
+data. Weights are read with safetensors only: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputFileError, StageError, UsageError
+
+STUDENT_FILE = "student-distilled_transfer.safetensors"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A trained student (and, from a run folder, its teacher) with the recipe that made it."""
+
+    recipe: object
+    student: object  # torch.nn.Module, eval mode
+    teacher: object | None
+    dataset: object
+    source: Path
+
+
+def _load(cfg, path: Path, ds):
+    from safetensors.torch import load_file
+
+    from ..models import build_model
+
+    model = build_model(cfg, ds.input_shape, ds.num_classes)
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except Exception as exc:  # wrong file, or weights of another architecture
+        raise InputFileError(str(path), f"not weights for the recipe's {cfg.arch} {list(cfg.channels)}: "
+                                        f"{str(exc).splitlines()[0]}",
+                             "pass the recipe the student was trained with") from None
+    return model.eval()
+
+
+def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = None) -> Checkpoint:
+    """A run folder, or a student .safetensors with `recipe_arg` (built-in name or TOML path)."""
+    from .. import config
+    from ..data import load_dataset
+    from ..recipe import Recipe, load_recipe
+    from ..resources import default_cache_dir
+    from ..standalone import read_report
+
+    path = Path(checkpoint)
+    if path.is_dir():
+        rep = read_report(path)
+        recipe = config.validate(Recipe, rep["recipe"]["config"], str(path / "report.json"))
+        student_path, teacher_path = path / STUDENT_FILE, path / "teacher.safetensors"
+    elif path.suffix == ".safetensors":
+        if recipe_arg is None:
+            raise UsageError(f"{path}: a .safetensors checkpoint needs --recipe (the recipe it was trained with)")
+        recipe, _ = load_recipe(recipe_arg)
+        student_path, teacher_path = path, None
+    else:
+        raise InputFileError(str(path), "not a run folder or a .safetensors file",
+                             "pass a folder written by `edgedistill run`, or student weights with --recipe")
+    if not student_path.is_file():
+        raise InputFileError(str(student_path), "no such file", "pass a complete run folder")
+    ds = load_dataset(recipe.data, cache_dir or default_cache_dir())
+    teacher = _load(recipe.teacher, teacher_path, ds) if teacher_path and teacher_path.is_file() else None
+    return Checkpoint(recipe, _load(recipe.student, student_path, ds), teacher, ds, path)
+
+
+def _reference(model, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    from ..distill.train import predict_logits
+
+    return predict_logits(model, torch.from_numpy(x)).numpy()
+
+
+def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool = False,
+               qat_epochs: int = 0) -> dict:
+    """Write `preset`'s file for the checkpoint's student into `out`; return its record.
+    With `qat_epochs`, a static int8 file that fails parity is redone with QAT + KD."""
+    from ..artifacts import receipt
+    from ..quantize.stage import Sources, derive
+    from . import parity
+    from .presets import load_preset
+    from .stage import EXPORTERS, package_metadata
+
+    ds, model = ck.dataset, ck.student
+    ref = _reference(model, ds.x_test)
+    meta_pkg = package_metadata(ck.recipe, ds.num_classes)
+    name = preset.artifact_name("student")
+    if not preset.derived:
+        meta = EXPORTERS.get(preset.format)(model, ds.input_shape, out / name, preset, meta_pkg)
+        checked = parity.check_file(preset, name, out / name, ref, ds.x_test, ds.y_test)
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+        fp32 = work / "student-fp32.onnx"
+        if not fp32.exists():
+            EXPORTERS.get("onnx")(model, ds.input_shape, fp32, load_preset("onnx-fp32"), meta_pkg)
+
+        def coreml_fp16() -> Path:
+            pkg = work / "student-fp16.mlpackage"
+            if not pkg.exists():
+                EXPORTERS.get("coreml")(model, ds.input_shape, pkg, load_preset("coreml-fp16"), meta_pkg)
+            return pkg
+
+        s = Sources(fp32, coreml_fp16, ds.x_train, ds.x_test, ds.y_test, ref)
+        try:
+            meta, checked = derive(preset, name, out, s, auto_exclude=auto_exclude)
+        except StageError as exc:
+            if not (qat_epochs and preset.format == "onnx" and preset.quantization.mode == "static"
+                    and hasattr(exc, "parity")):
+                raise
+            meta, checked = _recover_with_qat(ck, preset, out / name, ref, qat_epochs, exc)
+    art = receipt(name, out / name, preset.format, "export.standalone", [str(ck.source)], preset=preset.name, **meta)
+    return {"preset": preset.name, "artifact": art.to_json(out), "parity": checked}
+
+
+def _recover_with_qat(ck: Checkpoint, preset, dst: Path, ref, epochs: int, ptq_error) -> tuple[dict, dict]:
+    """PTQ missed the tolerance: fine-tune with fake quant + the teacher's soft targets, re-export."""
+    from ..quantize.qat import qat_kd_qdq
+    from . import parity
+
+    if ck.teacher is None:
+        raise UsageError(f"{ptq_error} — QAT + KD needs the teacher: pass a run folder (with teacher.safetensors)")
+    ds = ck.dataset
+    meta, model = qat_kd_qdq(ck.student, ck.teacher, ds, preset, dst, epochs=epochs)
+    # QAT changes the model on purpose: the file is held to the preset's tolerance against the
+    # fine-tuned model it was exported from, and its accuracy drop against the original student
+    got = parity.onnx_logits(dst, ds.x_test)
+    result = parity.compare(_reference(model, ds.x_test), got, ds.y_test)
+    result = replace(result, reference_accuracy=float((ref.argmax(1) == ds.y_test).mean()))
+    meta["ptq"] = {"parity": ptq_error.parity, "error": str(ptq_error)}
+    meta["vs_original_student"] = parity.compare(ref, got, ds.y_test).to_json("onnxruntime CPU")
+    parity.check(dst.name + " (QAT + KD)", result, preset.parity)
+    return meta, result.to_json("onnxruntime CPU")
+
+
+def auto_candidates() -> list:
+    """Shipped presets whose accuracy this host can measure (Core ML predicts only on macOS)."""
+    from .presets import list_presets, load_preset
+
+    presets = [load_preset(n) for n in list_presets()]
+    return [p for p in presets if p.format != "coreml" or sys.platform == "darwin"]
+
+
+def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exclude: bool = False) -> dict:
+    """Make every candidate, then keep the smallest file whose accuracy drop vs the fp32 student is
+    at most `max_drop` percentage points; every attempt is recorded, smallest first."""
+    attempts = []
+    for preset in auto_candidates():
+        trial = work / f"auto-{preset.name}"
+        trial.mkdir()
+        try:
+            rec = export_one(ck, preset, trial, work, auto_exclude)
+        except StageError as exc:
+            attempts.append({"preset": preset.name, "bytes": None, "accuracy_drop_pp": None, "kept": False,
+                             "error": str(exc)})
+            continue
+        drop = rec["parity"]["accuracy_drop"]["value"]
+        attempts.append({"preset": preset.name, "bytes": rec["artifact"]["bytes"], "accuracy_drop_pp": drop,
+                         "within": drop <= max_drop, "kept": False, "record": rec, "dir": trial})
+    ok = sorted((a for a in attempts if a.get("within")), key=lambda a: a["bytes"])
+    if not ok:
+        raise StageError(f"no preset keeps the accuracy drop within {max_drop} pp: "
+                         + "; ".join(f"{a['preset']} {a.get('accuracy_drop_pp')}" for a in attempts))
+    best = ok[0]
+    best["kept"] = True
+    name = best["record"]["artifact"]["name"]
+    _move(best["dir"] / name, out / name)
+    skipped = [] if sys.platform == "darwin" else ["coreml-* (Core ML predicts only on macOS: accuracy not "
+                                                   "measurable on this host)"]
+    ordered = sorted(attempts, key=lambda a: (a["bytes"] is None, a["bytes"] or 0))
+    return {"preset": "auto", "max_drop_pp": max_drop, "chosen": best["preset"], "artifact": best["record"]["artifact"],
+            "parity": best["record"]["parity"], "not_tried": skipped,
+            "attempts": [{k: v for k, v in a.items() if k not in ("record", "dir")} for a in ordered]}
+
+
+def _move(src: Path, dst: Path) -> None:
+    if dst.exists():
+        shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+    shutil.move(str(src), str(dst))
+
+
+def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=None, force: bool = False,
+               auto_exclude: bool = False, max_drop: float = 0.5, cache_dir: Path | None = None,
+               qat_epochs: int = 0) -> dict:
+    """The `export` command: load, export (one preset or auto), write export.json into `out`."""
+    from ..artifacts import atomic_write_json
+    from .presets import load_preset
+
+    ck = load_checkpoint(checkpoint, recipe_arg, cache_dir)
+    preset = None if preset_arg == "auto" else load_preset(preset_arg)  # bad names fail before work
+    out = Path(out) if out else _default_out(Path(checkpoint), preset_arg)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise UsageError(f"{out} already exists and is not empty — pass --force, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if preset is None:
+            record = export_auto(ck, out, Path(tmp), max_drop, auto_exclude)
+        else:
+            record = export_one(ck, preset, out, Path(tmp), auto_exclude, qat_epochs)
+    record = {"schema": "edgedistill.export/1", "checkpoint": str(checkpoint), **record}
+    atomic_write_json(out / "export.json", record)
+    return record
+
+
+def _default_out(checkpoint: Path, preset: str) -> Path:
+    base = checkpoint if checkpoint.is_dir() else checkpoint.parent / checkpoint.stem
+    return base / f"export-{preset}" if checkpoint.is_dir() else Path(f"{base}-export-{preset}")

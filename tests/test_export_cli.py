@@ -1,0 +1,52 @@
+"""`edgedistill export` end to end in child processes: one preset, auto, and the error exits."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TINY, cli
+
+
+def test_export_one_preset_from_a_run_folder(tiny_run, cache_dir, tmp_path):
+    out = tmp_path / "dyn"
+    r = cli("export", tiny_run.out, "--preset", "onnx-int8-dynamic", "--out", out, "--json",
+            env={"EDGEDISTILL_CACHE": str(cache_dir)})
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    assert record["schema"] == "edgedistill.export/1" and record["preset"] == "onnx-int8-dynamic"
+    assert (out / "student-int8-dynamic.onnx").is_file() and (out / "export.json").is_file()
+    assert record["parity"]["top1_agreement"]["how"] == "measured"
+    again = cli("export", tiny_run.out, "--preset", "onnx-int8-dynamic", "--out", out,
+                env={"EDGEDISTILL_CACHE": str(cache_dir)})
+    assert again.returncode == 2 and "--force" in again.stderr  # never overwrites silently
+
+
+def test_export_auto_keeps_the_smallest_file_within_the_drop(tiny_run, cache_dir, tmp_path):
+    out = tmp_path / "auto"
+    r = cli("export", tiny_run.out, "--preset", "auto", "--max-drop", "0.5", "--out", out, "--json",
+            env={"EDGEDISTILL_CACHE": str(cache_dir)})
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout)
+    tried = [a for a in record["attempts"] if a["bytes"] is not None]
+    assert len(tried) >= 5 and [a["bytes"] for a in tried] == sorted(a["bytes"] for a in tried)
+    kept = [a for a in record["attempts"] if a["kept"]]
+    assert len(kept) == 1 and kept[0]["preset"] == record["chosen"]
+    within = [a for a in tried if a["accuracy_drop_pp"] <= 0.5]
+    assert kept[0]["bytes"] == min(a["bytes"] for a in within)
+    assert (out / record["artifact"]["name"]).exists() and len(list(out.iterdir())) == 2  # file + export.json
+
+
+def test_export_errors_name_the_problem_with_the_documented_exit_codes(tiny_run, cache_dir, tmp_path):
+    env = {"EDGEDISTILL_CACHE": str(cache_dir)}
+    bad = cli("export", tiny_run.out, "--preset", "onnx-int8", "--out", tmp_path / "x", env=env)
+    assert bad.returncode == 2 and "did you mean 'onnx-int8-qdq'" in bad.stderr
+    pickle = tmp_path / "student.pt"
+    pickle.write_bytes(b"\x80\x04K\x01.")  # a pickle: refused, never loaded
+    r = cli("export", pickle, "--preset", "onnx-fp32", env=env)
+    assert r.returncode == 3 and "not a run folder or a .safetensors file" in r.stderr
+    weights = tiny_run.out / "student-distilled_transfer.safetensors"
+    r = cli("export", weights, "--preset", "onnx-fp32", env=env)
+    assert r.returncode == 2 and "--recipe" in r.stderr
+    r = cli("export", tiny_run.out / "teacher.safetensors", "--recipe", TINY, "--preset", "onnx-fp32",
+            "--out", tmp_path / "t", env=env)
+    assert r.returncode == 3 and "not weights for the recipe's cnn1d" in r.stderr
