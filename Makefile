@@ -31,3 +31,29 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs dist build *.egg-info
+
+# --- browser runner (browser-* device profiles) --------------------------------------------------
+# `make test` also gets the system Chromium (apt, only when root) and onnxruntime-web (npm ci from
+# the committed package-lock.json). Neither is fatal: without them the `browser` tests skip and say why.
+# Nothing here, nor Playwright, ever downloads a browser build of its own.
+BROWSER_DIR   := devices/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.npm-ci.stamp
+CHROMIUM_BIN  := /usr/bin/chromium
+
+.PHONY: browser-deps chromium
+test: browser-deps
+
+browser-deps: chromium $(BROWSER_STAMP)
+
+chromium:
+	@if [ -x $(CHROMIUM_BIN) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -q && apt-get install -y -q chromium) || echo "chromium: apt-get failed; browser tests will skip"; \
+	else echo "chromium: $(CHROMIUM_BIN) missing and not root; browser tests will skip (apt-get install -y chromium)"; fi
+
+# node_modules missing, or older than package-lock.json → npm ci (the stamp lives inside node_modules)
+$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	@if command -v npm >/dev/null; then \
+		(cd $(BROWSER_DIR) && npm ci --no-audit --no-fund && touch node_modules/.npm-ci.stamp) \
+		|| echo "npm ci failed in $(BROWSER_DIR); browser tests will skip"; \
+	else echo "npm not found: onnxruntime-web not installed; browser tests will skip"; fi

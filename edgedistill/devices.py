@@ -25,14 +25,22 @@ class Throughput(Frozen):
     runs: PosInt = 20
 
 
+class BrowserSettings(Frozen):
+    """[browser] table of an onnxruntime-web profile (see edgedistill/bench/browser.py)."""
+
+    isolated: bool = False  # serve COOP same-origin + COEP require-corp: wasm threads, 5 µs timers
+    cpu_throttle: Annotated[float, Field(ge=1)] = 1.0  # DevTools Emulation.setCPUThrottlingRate (4 = Lighthouse mobile)
+
+
 class DeviceProfile(Frozen):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     description: str
-    runtime: Literal["onnxruntime"]
+    runtime: Literal["onnxruntime", "onnxruntime-web"]
     how: Literal["measured", "browser", "estimated"]
     threads: Annotated[int, Field(ge=0)] = 0  # 0: onnxruntime's default (one per physical core)
     latency: Latency = Latency()
     throughput: Throughput = Throughput()
+    browser: BrowserSettings | None = None  # onnxruntime-web only; None: BrowserSettings() defaults
 
 
 def list_profiles() -> list[str]:

@@ -28,6 +28,7 @@ def read_report(run_dir: Path) -> dict:
 def bench_files(models, devices, data: Path | None = None, shapes: dict | None = None) -> list[Measurement]:
     """Measure each ONNX file on each device profile; artifacts are named by file name."""
     from .bench import ort_native
+    from .bench.stage import RUNNERS
     from .devices import load_profile
     from .progress import Reporter
 
@@ -43,7 +44,7 @@ def bench_files(models, devices, data: Path | None = None, shapes: dict | None =
     for p in profiles:
         with reporter.task(f"bench {p.name}", len(models)) as advance:
             for m in models:
-                out += ort_native.bench(Path(m).name, Path(m), p, data, shapes)
+                out += RUNNERS.get(p.runtime)(Path(m).name, Path(m), p, data, shapes)  # by the profile's runtime
                 advance(file=Path(m).name)
     return out
 

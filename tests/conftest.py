@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -45,3 +46,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "macos" in item.keywords:
             item.add_marker(skip)
+
+
+# --- browser tests (marker `browser`): skip, with the reason, where Chromium or onnxruntime-web is missing ---
+
+@functools.lru_cache(maxsize=1)
+def browser_missing() -> str | None:
+    """Why headless Chromium + onnxruntime-web cannot run here (None when they can)."""
+    from edgedistill.bench.chromium import missing
+
+    return missing()
+
+
+def pytest_runtest_setup(item):
+    """Skip `browser` tests with the reason (`make test` installs Chromium as root and runs `npm ci`)."""
+    if "browser" in item.keywords and browser_missing():
+        pytest.skip(f"browser tests need headless Chromium and onnxruntime-web: {browser_missing()}")

@@ -99,7 +99,9 @@ def test_listing_commands():
     presets = json.loads(cli("presets", "--json").stdout)
     assert {"onnx-fp32", "onnx-int8-qdq", "coreml-fp16"} <= {p["name"] for p in presets}
     devices = json.loads(cli("devices", "--json").stdout)
-    assert {"name": "host-cpu", "how": "measured"}.items() <= devices[0].items()
+    by_name = {d["name"]: d for d in devices}
+    assert by_name["host-cpu"]["how"] == "measured"
+    assert by_name["browser-wasm"]["how"] == "browser"
 
 
 def test_cli_run_reuses_cached_teacher_and_refuses_to_overwrite(tiny_run, cache_dir, tmp_path):

@@ -11,11 +11,12 @@ from ..devices import load_profile
 from ..errors import InputFileError, StageError
 from ..registry import Registry
 from ..results import Figure, Measurement
-from . import ort_native
+from . import browser, ort_native
 
 # device profile `runtime` → runner(artifact, path, profile, eval_set) -> [Measurement]
 RUNNERS: Registry = Registry("runner", plugin_group="edgedistill.runners")
 RUNNERS.register("onnxruntime", ort_native.bench)
+RUNNERS.register("onnxruntime-web", browser.bench)  # headless Chromium; how = "browser"
 
 TEACHER = "teacher-fp32.onnx"
 
