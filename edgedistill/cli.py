@@ -69,8 +69,17 @@ def run(recipe, out, force, quiet, as_json, no_cache):
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
               help="Concrete shape for an input with dynamic dims; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print measurements as JSON.")
-def bench(models, devices, data, shapes, as_json):
+@click.option("--vs", "vs", type=click.Path(path_type=Path), metavar="OLD.onnx",
+              help="Interleaved A/B: time each MODEL against OLD in one process; print the ratio new/old + 95% CI.")
+def bench(models, devices, data, shapes, as_json, vs):
     """Measure ONNX files (ours or anyone's) on device profiles, each in a fresh child process."""
+    if vs is not None:  # gate helper's block: A/B latency ratio
+        from .console import print_ab
+        from .standalone import ab_files
+
+        results = ab_files(models, vs, devices, _parse_shapes(shapes))
+        click.echo(json.dumps([r.to_json() for r in results], indent=2)) if as_json else print_ab(results)
+        return EXIT_PASS
     from .console import print_measurements
     from .standalone import bench_files
 
@@ -148,18 +157,47 @@ def _gate_outputs(payload: dict, junit, markdown_file) -> None:
 # ---- end gate ------------------------------------------------------------------------------------
 
 
+# ---- report (incl. --compare, gate helper) ------------------------------------------------------
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--markdown", is_flag=True, help="Print report.md instead of tables.")
-def report(run_dir, markdown):
-    """Show a finished run's report."""
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--markdown", is_flag=True, help="Print markdown instead of tables.")
+@click.option("--compare", nargs=2, type=click.Path(path_type=Path), metavar="A B",
+              help="Show what changed from run A to run B (folders or report.json files).")
+@click.option("--json", "as_json", is_flag=True, help="With --compare: print the changes as JSON.")
+@click.option("--plot", type=click.Path(path_type=Path), help="With --compare: write a PNG of the b/a ratios.")
+def report(run_dir, markdown, compare, as_json, plot):
+    """Show a finished run's report, or with --compare A B what changed between two runs."""
+    from .standalone import read_report
+
+    if compare:
+        return _compare(*compare, markdown, as_json, plot)
+    if run_dir is None or as_json or plot:
+        raise UsageError("give a RUN_DIR, or --compare A B (--json and --plot work with --compare)")
     from .console import print_run
     from .report import markdown as render
-    from .standalone import read_report
 
     rep = read_report(run_dir)
     click.echo(render(rep)) if markdown else print_run(rep, run_dir)
     return EXIT_PASS
+
+
+def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
+    from . import compare as cmp
+    from .standalone import read_report
+
+    result = cmp.compare(read_report(a), read_report(b))
+    if as_json:
+        click.echo(json.dumps({"a": str(a), "b": str(b), **result}, indent=2))
+    elif markdown:
+        click.echo(cmp.markdown(result, str(a), str(b)))
+    else:
+        from .console import print_compare
+
+        print_compare(result, str(a), str(b))
+    if plot is not None:
+        cmp.plot(result, plot)
+    return EXIT_PASS
+# ---- end report ----------------------------------------------------------------------------------
 
 
 @cli.command()

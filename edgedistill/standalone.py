@@ -54,6 +54,17 @@ def bench_files(models, devices, data: Path | None = None, shapes: dict | None =
     return out
 
 
+def ab_files(models, old: Path, devices, shapes: dict | None = None) -> list:
+    """Interleaved A/B of each model against `old` on each device (`edgedistill bench NEW --vs OLD`)."""
+    from .bench import ab, ort_native
+    from .devices import load_profile
+
+    profiles = [load_profile(str(d)) for d in devices]
+    for m in (*models, old):
+        ort_native.check_onnx_file(Path(m))
+    return [ab.run_ab(Path(m), Path(old), p, shapes) for p in profiles for m in models]
+
+
 @dataclass(frozen=True)
 class GateRun:
     """What `edgedistill gate` judged: the verdict, the accepted-report candidate and its files."""

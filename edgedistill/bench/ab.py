@@ -35,21 +35,23 @@ class Ratio:
 
 @dataclass(frozen=True)
 class ABResult:
-    new: str
+    new: str  # paths as given
     old: str
     device: str
     how: str
     blocks: int
     block_runs: int
-    old_p50_ms: float
-    new_p50_ms: float
+    old_ms: dict[str, float]  # "p50" | "p90" | "p99" → ms, over all interleaved runs
+    new_ms: dict[str, float]
     ratios: dict[str, Ratio]  # "p50" | "p90" | "p99" → Ratio
 
     def to_json(self) -> dict:
-        """Plain JSON: file names, block counts, medians and each ratio with its CI."""
+        """Plain JSON: file names, block counts, percentiles, each ratio with its CI, and the measurements."""
         return {"new": self.new, "old": self.old, "device": self.device, "how": self.how, "blocks": self.blocks,
-                "block_runs": self.block_runs, "old_p50_ms": self.old_p50_ms, "new_p50_ms": self.new_p50_ms,
-                "ratios": {k: vars(r) for k, r in self.ratios.items()}}
+                "block_runs": self.block_runs, "old_ms": self.old_ms, "new_ms": self.new_ms,
+                "ratios": {k: vars(r) for k, r in self.ratios.items()},
+                "measurements": [{"artifact": m.artifact, "device": m.device, "metric": m.metric,
+                                  **m.figure.to_json()} for m in measurements(self)]}
 
 
 def ratios(old_ns, new_ns, seed: int = 0, resamples: int = RESAMPLES) -> dict[str, Ratio]:
@@ -79,9 +81,11 @@ def run_ab(new: Path, old: Path, profile, shapes: dict | None = None, timeout: f
             "batch": lat.batch, "warmup": lat.warmup, "block_runs": BLOCK_RUNS, "min_blocks": min_blocks,
             "max_blocks": 10 * min_blocks, "min_seconds": 2 * lat.min_seconds, "shapes": shapes or {}}
     raw = _child(spec, timeout, f"{new} vs {old}")
-    r = ratios(raw["a_ns"], raw["b_ns"])
-    return ABResult(Path(new).name, Path(old).name, profile.name, profile.how, len(raw["a_ns"]), BLOCK_RUNS,
-                    float(np.median(raw["a_ns"])) / 1e6, float(np.median(raw["b_ns"])) / 1e6, r)
+    def pct(ns):
+        return {stat: float(np.percentile(ns, q)) / 1e6 for stat, (_, q) in STATS.items()}
+
+    return ABResult(str(new), str(old), profile.name, profile.how, len(raw["a_ns"]), BLOCK_RUNS,
+                    pct(raw["a_ns"]), pct(raw["b_ns"]), ratios(raw["a_ns"], raw["b_ns"]))
 
 
 def _child(spec: dict, timeout: float, what: str) -> dict:
@@ -103,9 +107,9 @@ def _child(spec: dict, timeout: float, what: str) -> dict:
 
 def measurements(res: ABResult, artifact: str | None = None) -> list[Measurement]:
     """latency_ratio (p50), latency_ratio_p90/_p99, each with _low/_high, for the new file on the device."""
-    out = []
+    out, name = [], artifact or Path(res.new).name
     for stat, (metric, _) in STATS.items():
         r = res.ratios[stat]
         for suffix, value in (("", r.ratio), ("_low", r.low), ("_high", r.high)):
-            out.append(Measurement(artifact or res.new, res.device, metric + suffix, Figure(value, "×", res.how)))
+            out.append(Measurement(name, res.device, metric + suffix, Figure(value, "×", res.how)))
     return out
