@@ -100,8 +100,13 @@ def gate_json(verdict) -> dict | None:
          "limit": r.check.limit_text, "level": r.check.level, "where": r.check.where,
          "measured": r.measured.to_json() if r.measured else None, "passed": r.passed, "message": r.message,
          "limit_value": r.limit if r.limit is not None else r.check.limit, "limit_shown": r.limit_shown or None,
-         "margin": r.margin, "margin_shown": _margin_text(r), "inconclusive": r.inconclusive}
+         "margin": _finite(r.margin), "margin_shown": _margin_text(r), "inconclusive": r.inconclusive}
         for r in verdict.results]}
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no NaN: a figure that could not be computed is null."""
+    return None if x is None or x != x or x in (float("inf"), float("-inf")) else x
 
 
 def _margin_text(r) -> str | None:
