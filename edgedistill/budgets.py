@@ -4,10 +4,12 @@
     artifact = "student-int8-qdq.onnx"
     device   = "host-cpu"          # omit for size metrics
     metric   = "p90_ms"
-    limit    = "5 ms"
+    limit    = "5 ms"             # or "+5%": relative to the baseline (size and p50/p90/p99 only)
     level    = "error"             # or "warn": reported, never fails
 
-Limits carry units, converted here to the unit the measurements use (B, ms, %, samples/s).
+Limits carry units, converted here to the unit the measurements use (B, ms, %, samples/s, ×).
+A relative limit is stored as a factor (1.05 for "+5%"); the gate resolves it against the baseline:
+sizes against the baseline report's figure, latencies against the interleaved A/B ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .results import DEVICE_INDEPENDENT
 _BOUNDS: dict[str, tuple[str, str]] = {
     "size": ("bytes", "max"),
     "gzip_size": ("bytes", "max"),
+    "brotli_size": ("bytes", "max"),
     "session_create_ms": ("time", "max"),
     "first_run_ms": ("time", "max"),
     "p50_ms": ("time", "max"),
@@ -37,7 +40,20 @@ _BOUNDS: dict[str, tuple[str, str]] = {
     "accuracy": ("percent", "min"),
     "accuracy_drop": ("points", "max"),  # teacher accuracy − artifact accuracy, same device
     "agreement": ("percent", "min"),  # top-1 agreement with the teacher
+    # exported file vs its torch model on the test set (report.json `parity`), device-independent
+    "parity_max_abs_diff": ("logit", "max"),
+    "parity_cosine": ("cosine", "min"),
+    "parity_agreement": ("percent", "min"),
+    # new / old median latency from an interleaved A/B run against the baseline's file
+    "latency_ratio": ("ratio", "max"),
+    "latency_ratio_p90": ("ratio", "max"),
+    "latency_ratio_p99": ("ratio", "max"),
 }
+# metrics that accept a relative limit ("+5%"): sizes (vs the baseline's figure) and latencies
+# (vs the A/B ratio metric named here, measured against the baseline's file)
+RELATIVE: dict[str, str | None] = {"size": None, "gzip_size": None, "brotli_size": None,
+                                   "p50_ms": "latency_ratio", "p90_ms": "latency_ratio_p90",
+                                   "p99_ms": "latency_ratio_p99"}
 # metric → (unit family, bound, whether a check on it must name a device)
 METRICS: dict[str, tuple[str, str, bool]] = {m: (fam, bound, m not in DEVICE_INDEPENDENT)
                                              for m, (fam, bound) in _BOUNDS.items()}
@@ -48,8 +64,12 @@ _UNITS: dict[str, dict[str, float]] = {  # family → unit → factor to the mea
     "percent": {"%": 1},
     "points": {"pp": 1, "%": 1},
     "rate": {"/s": 1, "samples/s": 1},
+    "logit": {"": 1, "logit": 1},
+    "cosine": {"": 1},
+    "ratio": {"×": 1, "x": 1, "": 1},
 }
 _LIMIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([^\s0-9].*?)?\s*$")
+_RELATIVE = re.compile(r"^\s*\+\s*([0-9]*\.?[0-9]+)\s*%\s*$")
 
 
 class _CheckRow(Frozen):
@@ -69,6 +89,7 @@ class Check:
     limit_text: str  # as written, for messages
     level: str
     where: str  # "budgets.toml:14"
+    relative: bool = False  # limit is a factor of the baseline (1.05 for "+5%")
 
     @property
     def upper(self) -> bool:
@@ -86,6 +107,17 @@ def parse_limit(text: str, metric: str, where: str) -> float:
         raise ConfigError(where, "limit", f"{text!r} is not a {family} limit for {metric}",
                           f"write a number and one of: {', '.join(allowed)} (e.g. '5 {next(iter(allowed))}')")
     return float(m.group(1)) * allowed[unit]
+
+
+def parse_relative(text: str, metric: str, where: str) -> float | None:
+    """"+5%" → 1.05 (a factor of the baseline); None when `text` is not a relative limit."""
+    m = _RELATIVE.match(text)
+    if m is None:
+        return None
+    if metric not in RELATIVE:
+        raise ConfigError(where, "limit", f"a relative limit ({text!r}) cannot apply to {metric}",
+                          f"relative limits work for {', '.join(RELATIVE)}; write an absolute limit")
+    return 1 + float(m.group(1)) / 100
 
 
 def load_budgets(path: Path, known_devices: list[str]) -> list[Check]:
@@ -117,8 +149,20 @@ def _check(row: _CheckRow, where: str, known_devices: list[str]) -> Check:
                           f"add device = one of {', '.join(known_devices)}")
     if row.device is not None and row.device not in known_devices:
         raise ConfigError(where, "device", f"unknown device {row.device!r}", f"known: {', '.join(known_devices)}")
+    factor = parse_relative(row.limit, row.metric, where)
+    if factor is not None:
+        return Check(row.artifact, row.device, row.metric, factor, row.limit, row.level, where, relative=True)
     return Check(row.artifact, row.device, row.metric, parse_limit(row.limit, row.metric, where),
                  row.limit, row.level, where)
+
+
+def require_baseline(checks: list[Check], baseline) -> None:
+    """A relative check with no baseline to compare against is a usage mistake (exit 2), named by line."""
+    for c in checks:
+        if c.relative and baseline is None:
+            raise ConfigError(c.where, "limit", f"relative limit {c.limit_text!r} needs a baseline",
+                              "pass --baseline DIR (a folder written by `edgedistill gate --update-baseline`), "
+                              "or write an absolute limit")
 
 
 _HEADER = re.compile(r"^\s*\[\[\s*check\s*\]\]")

@@ -75,8 +75,17 @@ def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
               help="Concrete shape for an input with dynamic dims; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print measurements as JSON.")
-def bench(models, devices, data, shapes, as_json):
+@click.option("--vs", "vs", type=click.Path(path_type=Path), metavar="OLD.onnx",
+              help="Interleaved A/B: time each MODEL against OLD in one process; print the ratio new/old + 95% CI.")
+def bench(models, devices, data, shapes, as_json, vs):
     """Measure ONNX files (ours or anyone's) on device profiles, each in a fresh child process."""
+    if vs is not None:  # gate helper's block: A/B latency ratio
+        from .console import print_ab
+        from .standalone import ab_files
+
+        results = ab_files(models, vs, devices, _parse_shapes(shapes))
+        click.echo(json.dumps([r.to_json() for r in results], indent=2)) if as_json else print_ab(results)
+        return EXIT_PASS
     from .console import print_measurements
     from .standalone import bench_files
 
@@ -89,41 +98,112 @@ def bench(models, devices, data, shapes, as_json):
     return EXIT_PASS
 
 
+# ---- gate (release gate: budgets, baseline, CI outputs) -------------------------------------------
 @cli.command()
 @click.option("--budgets", required=True, type=click.Path(path_type=Path), help="Budgets TOML file.")
 @click.argument("targets", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--baseline", type=click.Path(path_type=Path),
+              help="Baseline folder (report.json + artifact files, from --update-baseline) for relative limits.")
+@click.option("--device", "profiles", multiple=True, type=click.Path(path_type=Path),
+              help="Device profile TOML replacing the shipped profile of the same name; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-def gate(budgets, targets, as_json):
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML (one testcase per check).")
+@click.option("--markdown", "markdown_file", type=click.Path(path_type=Path),
+              help="Write a markdown summary (PR comment); also appended to $GITHUB_STEP_SUMMARY when set.")
+@click.option("--update-baseline", type=click.Path(path_type=Path),
+              help="On a passing gate, write report.json and the artifact files into this baseline folder.")
+@click.option("--force", is_flag=True, help="With --update-baseline: replace a different baseline, or accept a "
+              "failing gate.")
+def gate(budgets, targets, baseline, profiles, as_json, junit, markdown_file, update_baseline, force):
     """Judge a run folder (its report.json) or ONNX files against a budgets file.
 
-    TARGETS is one run folder, or model files which are benched first on the devices the
-    budgets name. Exit 0 when every error-level check passes, 1 otherwise.
+    TARGETS is one run folder (or report.json), or model files which are benched first on the
+    devices the budgets name. Relative limits ("+5%") need --baseline: sizes are compared with the
+    baseline's figures, latencies by timing each file against the baseline's copy, interleaved.
+    Exit 0 when every error-level check passes, 1 otherwise; `warn` checks never fail.
     """
     from .console import print_gate
-    from .report import gate_json
     from .standalone import gate_targets
 
-    verdict = gate_targets(budgets, targets)
-    payload = gate_json(verdict)
+    # creating the first baseline: relative checks fail (no baseline yet) rather than stop the command,
+    # so `--update-baseline DIR --force` can accept the first release deliberately
+    result = gate_targets(budgets, targets, baseline, profiles, bootstrap=update_baseline is not None)
+    payload = result.report["gate"]
     if as_json:
         click.echo(json.dumps(payload, indent=2))
     else:
         print_gate(payload)
+    _gate_outputs(payload, junit, markdown_file)
+    if update_baseline is not None and not (payload["passed"] or force):
+        click.echo(f"baseline {update_baseline} not updated: the gate failed (--force accepts it anyway)", err=True)
+    elif update_baseline is not None:
+        from .baseline import update_baseline as write_baseline
+
+        click.echo(write_baseline(update_baseline, result.report, result.files, payload["passed"], force), err=True)
     return _verdict_exit(payload)
 
 
+def _gate_outputs(payload: dict, junit, markdown_file) -> None:
+    """JUnit XML, the markdown summary, and the GitHub Actions step summary."""
+    import os
+
+    from .artifacts import atomic_write_text
+    from .report import gate_markdown
+
+    if junit is not None:
+        from .junit import to_junit
+
+        atomic_write_text(junit, to_junit(payload))
+    text = "\n".join(gate_markdown(payload))
+    if markdown_file is not None:
+        atomic_write_text(markdown_file, text)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:  # appended: other steps share it
+            fh.write(text + "\n")
+# ---- end gate ------------------------------------------------------------------------------------
+
+
+# ---- report (incl. --compare, gate helper) ------------------------------------------------------
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--markdown", is_flag=True, help="Print report.md instead of tables.")
-def report(run_dir, markdown):
-    """Show a finished run's report."""
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--markdown", is_flag=True, help="Print markdown instead of tables.")
+@click.option("--compare", nargs=2, type=click.Path(path_type=Path), metavar="A B",
+              help="Show what changed from run A to run B (folders or report.json files).")
+@click.option("--json", "as_json", is_flag=True, help="With --compare: print the changes as JSON.")
+@click.option("--plot", type=click.Path(path_type=Path), help="With --compare: write a PNG of the b/a ratios.")
+def report(run_dir, markdown, compare, as_json, plot):
+    """Show a finished run's report, or with --compare A B what changed between two runs."""
+    from .standalone import read_report
+
+    if compare:
+        return _compare(*compare, markdown, as_json, plot)
+    if run_dir is None or as_json or plot:
+        raise UsageError("give a RUN_DIR, or --compare A B (--json and --plot work with --compare)")
     from .console import print_run
     from .report import markdown as render
-    from .standalone import read_report
 
     rep = read_report(run_dir)
     click.echo(render(rep)) if markdown else print_run(rep, run_dir)
     return EXIT_PASS
+
+
+def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
+    from . import compare as cmp
+    from .standalone import read_report
+
+    result = cmp.compare(read_report(a), read_report(b))
+    if as_json:
+        click.echo(json.dumps({"a": str(a), "b": str(b), **result}, indent=2))
+    elif markdown:
+        click.echo(cmp.markdown(result, str(a), str(b)))
+    else:
+        from .console import print_compare
+
+        print_compare(result, str(a), str(b))
+    if plot is not None:
+        cmp.plot(result, plot)
+    return EXIT_PASS
+# ---- end report ----------------------------------------------------------------------------------
 
 
 @cli.command()

@@ -55,3 +55,26 @@ def print_measurements(ms) -> None:
     """One row per (artifact, device, metric)."""
     rows = [[m.artifact, m.device or "—", m.metric, fmt(m.figure.value, m.figure.unit), m.figure.how] for m in ms]
     _console().print(_table("Measurements", ["artifact", "device", "metric", "value", "how"], rows, numeric=False))
+
+
+def print_ab(results) -> None:
+    """Per A/B pair: old and new p50/p90/p99 and the ratio new/old with its bootstrap 95% CI."""
+    con = _console()
+    for r in results:
+        rows = [[stat, fmt(r.old_ms[stat], "ms"), fmt(r.new_ms[stat], "ms"), fmt(v.ratio, "×"),
+                 f"{v.low:.2f}–{v.high:.2f}×"] for stat, v in r.ratios.items()]
+        con.print(_table(f"{r.new} vs {r.old} on {r.device}, interleaved ({r.blocks} blocks × {r.block_runs} runs)",
+                         ["latency", "old", "new", "new/old", "95% CI"], rows))
+
+
+def print_compare(result: dict, a: str, b: str) -> None:
+    """What changed between two runs: one row per figure both have, then the caveats."""
+    from .compare import notes, rows_text
+
+    con = _console()
+    con.print(f"What changed: {a} → {b}")
+    for name in dict.fromkeys(r["artifact"] for r in result["rows"]):  # one narrow table per artifact
+        rows = [[metric, device, a_, b_, ch] for _, device, metric, a_, b_, ch in rows_text(result, name)]
+        con.print(_table(name, ["metric", "device", "a", "b", "b vs a"], rows))
+    for n in notes(result):
+        con.print(f"note: {n}")

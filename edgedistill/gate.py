@@ -1,13 +1,22 @@
-"""The gate: pure (checks, measurements) → Verdict. No I/O; the CLI turns the verdict into exit codes.
+"""The gate: pure (checks, measurements[, baseline]) → Verdict. No I/O; the CLI turns it into exit codes.
 
-A check whose measurement is missing fails: a budget never passes silently.
+A check whose measurement is missing fails: a budget never passes silently. So does a relative
+check whose baseline value is missing.
+
+Relative limits ("+5%", Check.relative, limit = factor 1.05):
+- sizes: limit = the baseline report's figure × factor, then judged like an absolute limit;
+- latencies: judged on the ratio new/old of an interleaved A/B run against the baseline's file
+  (metric latency_ratio / latency_ratio_p90 / _p99, with `_low`/`_high` = its bootstrap 95% CI),
+  never on absolute times from different machines. The verdict follows the median ratio; when the
+  CI straddles the limit the result says "inconclusive" (it still passes or fails on the median,
+  so a noisy run neither blocks nor waves through a release on its own: rerun to confirm).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .budgets import Check
+from .budgets import METRICS, RELATIVE, Check
 from .results import Figure, fmt, label, lookup
 
 HINTS = {
@@ -23,7 +32,16 @@ HINTS = {
     "accuracy": "more distillation epochs, more transfer data, or a wider student",
     "accuracy_drop": "more distillation epochs, more transfer data, or fp32 instead of int8",
     "agreement": "a higher alpha or temperature, or more transfer data",
+    "brotli_size": "a smaller student, or the onnx-int8-qdq preset",
+    "parity_max_abs_diff": "a finer quantization (fp32 or per-channel int8), or check the export",
+    "parity_cosine": "a finer quantization (fp32 or per-channel int8), or check the export",
+    "parity_agreement": "a finer quantization (fp32 or per-channel int8), or check the export",
+    "latency_ratio": "profile the new graph against the baseline's (op changes, quantization), or revert",
+    "latency_ratio_p90": "profile the new graph against the baseline's (op changes, quantization), or revert",
+    "latency_ratio_p99": "profile the new graph against the baseline's (op changes, quantization), or revert",
 }
+UNIT_OF = {"bytes": "B", "time": "ms", "percent": "%", "points": "pp", "rate": "samples/s", "logit": "logit",
+           "cosine": "cosine", "ratio": "×"}
 
 
 @dataclass(frozen=True)
@@ -32,13 +50,17 @@ class CheckResult:
     measured: Figure | None
     passed: bool
     message: str  # one line: what, where, by how much, what to try
+    limit: float | None = None  # the limit actually applied, in the measured unit (relative ones resolved)
+    limit_shown: str = ""  # e.g. "+5% (≤ 33.6 kB)"; empty: the check's limit as written
+    inconclusive: bool = False  # an A/B ratio whose 95% CI straddles the limit
 
     @property
     def margin(self) -> float | None:
         """Headroom in the metric's unit: positive = within the limit, negative = over it."""
         if self.measured is None:
             return None
-        v, lim = self.measured.value, self.check.limit
+        v = self.measured.value
+        lim = self.check.limit if self.limit is None else self.limit
         return lim - v if self.check.upper else v - lim
 
 
@@ -56,23 +78,88 @@ class Verdict:
         return tuple(r for r in self.results if not r.passed)
 
 
-def judge(checks: list[Check], figures: dict) -> Verdict:
-    """Compare each check with its figure; `figures` maps (artifact, device, metric) → Figure."""
-    return Verdict(tuple(_judge_one(c, lookup(figures, c.artifact, c.device, c.metric)) for c in checks))
+def judge(checks: list[Check], figures: dict, baseline: dict | None = None) -> Verdict:
+    """Compare each check with its figure; `figures` (and `baseline`) map (artifact, device, metric) → Figure."""
+    return Verdict(tuple(_judge(c, figures, baseline) for c in checks))
 
 
-def _judge_one(c: Check, fig: Figure | None) -> CheckResult:
+def _judge(c: Check, figures: dict, baseline: dict | None) -> CheckResult:
+    if c.metric.startswith("latency_ratio"):
+        return _judge_ratio(c, figures, c.metric, c.limit, c.limit_text)
+    if not c.relative:
+        return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), c.limit, c.limit_text)
+    missing = _baseline_gap(c, baseline)
+    if missing:
+        return CheckResult(c, None, False, missing)
+    if RELATIVE[c.metric] is not None:  # latency: the interleaved A/B ratio, never absolute times
+        return _judge_ratio(c, figures, RELATIVE[c.metric], c.limit, f"{c.limit_text} (≤ {c.limit:.2f}×)")
+    base = lookup(baseline, c.artifact, c.device, c.metric)
+    if base is None:
+        return CheckResult(c, None, False, f"{c.metric} of {c.artifact} is not in the baseline — a relative "
+                                           f"limit without a baseline value fails [{c.where}]; update the baseline "
+                                           f"or write an absolute limit")
+    limit = base.value * c.limit
+    shown = f"{c.limit_text} (≤ {fmt(limit, base.unit)})"
+    return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), limit, shown,
+                      f" vs baseline {label(base)}")
+
+
+def _baseline_gap(c: Check, baseline: dict | None) -> str:
+    """Why a relative check cannot be judged against `baseline`, or "" when it can."""
+    if baseline is None:
+        return (f"{c.metric} of {c.artifact}: relative limit {c.limit_text} needs a baseline, and none was given "
+                f"[{c.where}]; pass --baseline DIR")
+    if not any(k[0] == c.artifact for k in baseline):
+        return (f"{c.metric} of {c.artifact}: the baseline has no artifact {c.artifact!r} — a relative limit "
+                f"without a baseline value fails [{c.where}]; update the baseline or write an absolute limit")
+    return ""
+
+
+def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "") -> CheckResult:
     on = f" on {c.device}" if c.device else ""
+    shown_limit = "" if limit_text == c.limit_text else limit_text
     if fig is None:
         return CheckResult(c, None, False, f"{c.metric} of {c.artifact}{on} was not measured — a budget "
-                                           f"without a measurement fails [{c.where}]; bench that artifact there")
-    ok = fig.value <= c.limit if c.upper else fig.value >= c.limit
-    shown = label(fig)
+                                           f"without a measurement fails [{c.where}]; bench that artifact there",
+                           limit, shown_limit)
+    ok = fig.value <= limit if c.upper else fig.value >= limit
+    shown = label(fig) + context
     if ok:
-        return CheckResult(c, fig, True, f"{c.metric} {shown} within {c.limit_text}{on}")
-    over = abs(fig.value - c.limit)
-    rel = f" ({'+' if c.upper else '-'}{over / c.limit:.0%})" if c.limit else ""
+        return CheckResult(c, fig, True, f"{c.metric} {shown} within {limit_text}{on}", limit, shown_limit)
+    over = abs(fig.value - limit)
+    rel = f" ({'+' if c.upper else '-'}{over / limit:.0%})" if limit else ""
     verb = "exceeds" if c.upper else "is below"
     by = fmt(over, "pp" if fig.unit == "%" else fig.unit)  # a gap between percentages is in points
-    return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {c.limit_text} by {by}{rel}{on} "
-                                      f"[{c.where}] — try: {HINTS.get(c.metric, '')}")
+    return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {limit_text} by {by}{rel}{on} "
+                                      f"[{c.where}] — try: {HINTS.get(c.metric, '')}", limit, shown_limit)
+
+
+def _judge_ratio(c: Check, figures: dict, metric: str, limit: float, limit_text: str) -> CheckResult:
+    """A new/old latency ratio from an interleaved A/B run, with its 95% CI, against a factor."""
+    on = f" on {c.device}" if c.device else ""
+    shown_limit = "" if limit_text == c.limit_text else limit_text
+    r = lookup(figures, c.artifact, c.device, metric)
+    lo, hi = (lookup(figures, c.artifact, c.device, f"{metric}_{s}") for s in ("low", "high"))
+    if r is None:
+        return CheckResult(c, None, False, f"{c.metric} of {c.artifact}{on}: no interleaved A/B ratio against "
+                                           f"the baseline's file ({metric}) — a budget without a measurement "
+                                           f"fails [{c.where}]; gate the file with --baseline DIR holding it "
+                                           f"(onnxruntime profiles only)", limit, shown_limit)
+    stat = {"latency_ratio": "p50", "latency_ratio_p90": "p90", "latency_ratio_p99": "p99"}[metric]
+    ci = f" (95% CI {lo.value:.2f}–{hi.value:.2f}×)" if lo and hi else ""
+    inconclusive = bool(lo and hi and lo.value <= limit < hi.value)
+    note = "; inconclusive: the 95% CI straddles the limit, rerun to confirm" if inconclusive else ""
+    shown = f"{stat} {label(r)} the baseline{ci}"
+    head = c.metric if c.metric.startswith("latency_ratio") else f"{c.metric} ratio"
+    if r.value <= limit:
+        return CheckResult(c, r, True, f"{head}: {shown} within {limit_text}{on}{note}", limit, shown_limit,
+                           inconclusive)
+    over = r.value - limit
+    return CheckResult(c, r, False, f"{head}: {shown} exceeds {limit_text} by {over:.2f}× (+{over / limit:.0%})"
+                                    f"{on} [{c.where}] — try: {HINTS[RELATIVE.get(c.metric) or c.metric]}{note}",
+                       limit, shown_limit, inconclusive)
+
+
+def unit_of(metric: str) -> str:
+    """The unit a metric's figures carry (B, ms, %, pp, samples/s, ×, …)."""
+    return UNIT_OF[METRICS[metric][0]]

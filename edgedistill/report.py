@@ -10,7 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from .artifacts import atomic_write_json, atomic_write_text
-from .results import Figure, Measurement, index, label, lookup
+from .results import Figure, Measurement, fmt, index, label, lookup
 
 SCHEMA = "edgedistill.report/1"
 TABLE_METRICS = ("size", "gzip_size", "p50_ms", "p90_ms", "p99_ms", "throughput", "peak_memory",
@@ -60,7 +60,7 @@ def gap_text(training: dict) -> str:
 
 
 TRAINING_HEADER = ["model", "params", "test accuracy", "epochs", "time"]
-GATE_HEADER = ["check", "device", "measured", "limit", "verdict"]
+GATE_HEADER = ["check", "device", "measured", "limit", "margin", "verdict"]
 
 
 def training_rows(training: dict) -> list[list[str]]:
@@ -77,8 +77,11 @@ def gate_rows(gate: dict) -> list[list[str]]:
     rows = []
     for c in gate["checks"]:
         verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
+        if c.get("inconclusive"):
+            verdict += " (inconclusive)"
         shown = label(Figure.from_json(c["measured"])) if c["measured"] else "not measured"
-        rows.append([f"{c['artifact']} {c['metric']}", c["device"] or "—", shown, c["limit"], verdict])
+        rows.append([f"{c['artifact']} {c['metric']}", c["device"] or "—", shown, c.get("limit_shown") or c["limit"],
+                     c.get("margin_shown") or "—", verdict])
     return rows
 
 
@@ -95,13 +98,42 @@ def gate_json(verdict) -> dict | None:
     return {"passed": verdict.passed, "checks": [
         {"artifact": r.check.artifact, "device": r.check.device, "metric": r.check.metric,
          "limit": r.check.limit_text, "level": r.check.level, "where": r.check.where,
-         "measured": r.measured.to_json() if r.measured else None, "passed": r.passed, "message": r.message}
+         "measured": r.measured.to_json() if r.measured else None, "passed": r.passed, "message": r.message,
+         "limit_value": r.limit if r.limit is not None else r.check.limit, "limit_shown": r.limit_shown or None,
+         "margin": _finite(r.margin), "margin_shown": _margin_text(r), "inconclusive": r.inconclusive}
         for r in verdict.results]}
 
 
+def _finite(x: float | None) -> float | None:
+    """JSON has no NaN: a figure that could not be computed is null."""
+    return None if x is None or x != x or x in (float("inf"), float("-inf")) else x
+
+
+def _margin_text(r) -> str | None:
+    """Signed headroom in the figure's unit ("+1.2 ms" within, "-1.2 ms" over); None when not measured."""
+    m = r.margin
+    if m is None or m != m:  # not measured, or NaN
+        return None
+    unit = "pp" if r.measured.unit == "%" else r.measured.unit
+    return ("+" if m >= 0 else "-") + fmt(abs(m), unit)
+
+
 def measurements_of(report: dict) -> list[Measurement]:
-    """Measurements back out of a report.json (for `edgedistill gate RUN_DIR`)."""
-    return [Measurement(m["artifact"], m["device"], m["metric"], Figure.from_json(m)) for m in report["measurements"]]
+    """Measurements back out of a report.json (for `edgedistill gate RUN_DIR`), parity figures included."""
+    ms = [Measurement(m["artifact"], m["device"], m["metric"], Figure.from_json(m)) for m in report["measurements"]]
+    return ms + parity_measurements(report.get("parity") or {})
+
+
+# report.json `parity` key → gate metric (exported file vs its torch model; device-independent)
+PARITY_METRICS = {"max_abs_diff": "parity_max_abs_diff", "mean_cosine": "parity_cosine",
+                  "top1_agreement": "parity_agreement"}
+
+
+def parity_measurements(parity: dict) -> list[Measurement]:
+    """The parity section as device-independent measurements; skipped entries (no numbers) give none."""
+    return [Measurement(name, None, metric, Figure.from_json(p[key]))
+            for name, p in parity.items() if isinstance(p, dict)
+            for key, metric in PARITY_METRICS.items() if isinstance(p.get(key), dict)]
 
 
 def write(folder: Path, report: dict) -> None:
@@ -196,9 +228,10 @@ def gate_markdown(gate: dict | None) -> list[str]:
     if gate is None:
         return ["## Gate", "", "No budgets file in this recipe.", ""]
     out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "", _md_row(GATE_HEADER),
-           "|---|---|---:|---:|---|"]
+           "|---|---|---:|---:|---:|---|"]
     out += [_md_row(r) for r in gate_rows(gate)]
-    out += [""] + [f"- {c['message']}" for c in gate["checks"] if not c["passed"]]
+    out += [""] + [("- warning: " if c["level"] == "warn" else "- **FAIL**: ") + c["message"]
+                   for c in gate["checks"] if not c["passed"]]
     return out + [""]
 
 

@@ -42,7 +42,8 @@ class Measurement:
 
 
 # Figures that describe the file, not a run of it: stored with device None, valid for every device.
-DEVICE_INDEPENDENT = frozenset({"size", "gzip_size", "brotli_size", "weight_bytes"})
+DEVICE_INDEPENDENT = frozenset({"size", "gzip_size", "brotli_size", "weight_bytes",
+                                "parity_max_abs_diff", "parity_cosine", "parity_agreement"})
 
 
 def lookup(figures: dict, artifact: str, device: str | None, metric: str) -> Figure | None:
@@ -80,6 +81,10 @@ def fmt(value: float, unit: str) -> str:
         return f"{_sig3(value * 1000)} µs" if abs(value) < 1 else f"{_sig3(value)} ms"
     if unit == "samples/s":
         return f"{value:,.0f}/s"
+    if unit == "×":  # a ratio new/old
+        return f"{value:.2f}×"
+    if unit == "cosine":
+        return f"{value:.5f}"
     return f"{_sig3(value)} {unit}"
 
 

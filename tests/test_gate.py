@@ -8,12 +8,11 @@ import math
 import pytest
 
 from edgedistill.budgets import METRICS, Check, load_budgets, parse_limit
-from edgedistill.gate import HINTS, CheckResult, Verdict, fmt, judge
+from edgedistill.gate import HINTS, UNIT_OF, CheckResult, Verdict, fmt, judge
 from edgedistill.results import Figure, Measurement, index
 
 ART = "student-int8-qdq.onnx"
 WHERE = "budgets.toml:7"
-UNIT = {"bytes": "B", "time": "ms", "percent": "%", "points": "pp", "rate": "samples/s"}
 
 
 def check(metric: str, limit: str, device: str | None = "host-cpu", level: str = "error",
@@ -22,7 +21,7 @@ def check(metric: str, limit: str, device: str | None = "host-cpu", level: str =
 
 
 def fig(metric: str, value: float, how: str = "measured") -> Figure:
-    return Figure(value, UNIT[METRICS[metric][0]], how)
+    return Figure(value, UNIT_OF[METRICS[metric][0]], how)
 
 
 def judge_one(c: Check, value: float | None, device: str | None = "host-cpu") -> CheckResult:
