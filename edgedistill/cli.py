@@ -68,18 +68,40 @@ def run(recipe, out, force, quiet, as_json, no_cache):
               "to compute accuracy through the runtime.")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
               help="Concrete shape for an input with dynamic dims; repeatable.")
-@click.option("--json", "as_json", is_flag=True, help="Print measurements as JSON.")
-def bench(models, devices, data, shapes, as_json):
-    """Measure ONNX files (ours or anyone's) on device profiles, each in a fresh child process."""
-    from .console import print_measurements
-    from .standalone import bench_files
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema edgedistill.bench/1).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the result as markdown tables.")
+@click.option("--plot", "plot_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write latency.png and pareto.png into DIR.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet):
+    """Measure model files (ONNX: ours or anyone's; .mlpackage on coreml) on device profiles.
 
-    ms = bench_files(models, devices, data, _parse_shapes(shapes))
+    Each (file, profile) runs in a fresh child process under the profile's constraints. Every
+    figure says how it was obtained (measured / browser / estimated); each pair gets a status:
+    ok, unstable (latency CV > 5%), not_runnable (e.g. coreml off macOS) or failed (e.g. over the
+    profile's memory ceiling).
+
+    \b
+    edgedistill bench model.onnx --device host-cpu --device mobile-big-core
+    edgedistill bench model.onnx --shape input=1x3x224x224 --json > bench.json
+    """
+    from .bench.render import markdown as render_md
+    from .progress import Reporter
+    from .standalone import bench_run
+
+    run = bench_run(models, devices, data, _parse_shapes(shapes), Reporter(quiet=quiet or as_json or as_markdown))
+    if plot_dir is not None:
+        from .bench.plots import write_plots
+
+        write_plots(run, plot_dir)
     if as_json:
-        click.echo(json.dumps([{"artifact": m.artifact, "device": m.device, "metric": m.metric,
-                                **m.figure.to_json()} for m in ms], indent=2))
+        click.echo(json.dumps(run.to_json(), indent=2))
+    elif as_markdown:
+        click.echo(render_md(run.to_json()))
     else:
-        print_measurements(ms)
+        from .console import print_bench
+
+        print_bench(run.to_json())
     return EXIT_PASS
 
 
