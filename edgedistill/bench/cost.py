@@ -38,6 +38,7 @@ class GraphCost:
     peak_activation_bytes: int  # largest sum of live intermediate tensors, walking the graph in order
     ops: tuple[OpCost, ...] = field(repr=False)
     unknown_shape_ops: tuple[str, ...] = ()
+    subgraph_ops: int = 0  # nodes inside If/Loop/Scan bodies: not counted (a branch may never run)
 
     def heaviest(self, n: int = 5) -> list[OpCost]:
         """The `n` ops with the most MACs (then bytes)."""
@@ -52,7 +53,7 @@ class GraphCost:
                 "peak_activation_bytes": self.peak_activation_bytes, "ops": len(self.ops),
                 "macs_by_op_type": {k: v for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]) if v},
                 "heaviest_ops": [asdict(o) for o in self.heaviest(top)],
-                "unknown_shape_ops": list(self.unknown_shape_ops),
+                "unknown_shape_ops": list(self.unknown_shape_ops), "subgraph_ops_not_counted": self.subgraph_ops,
                 "macs_counted_for": sorted(_CONV | _MATMUL | {"Gemm", "ConvTranspose"})}
 
 
@@ -82,7 +83,17 @@ def graph_cost(path: Path, batch: int = 1, shapes: dict | None = None) -> GraphC
             op = OpCost(node.name or f"{node.op_type}#{i}", node.op_type, 0, 0, 0)
         ops.append(op)
     return GraphCost(params, weight_bytes, sum(o.macs for o in ops), _peak_activations(g, info, set(inits)),
-                     tuple(ops), tuple(unknown))
+                     tuple(ops), tuple(unknown), _subgraph_ops(g))
+
+
+def _subgraph_ops(g) -> int:
+    """Nodes inside the graph attributes (If branches, Loop/Scan bodies), recursively."""
+    n = 0
+    for node in g.node:
+        for a in node.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                n += len(sub.node) + _subgraph_ops(sub)
+    return n
 
 
 def _fix_dims(value_info, batch: int, given: list[int] | None) -> None:
