@@ -7,6 +7,7 @@ image detector (12 MB, brotli quality 11 alone takes tens of seconds) is marked 
 from __future__ import annotations
 
 import json
+import os
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def test_magika_bytes_classifier(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EDGEDISTILL_SLOW"), reason="slow (~2 min on 2 cores): set EDGEDISTILL_SLOW=1")
 def test_nudenet_image_detector(tmp_path):
     model = shipped("nudenet", "320n.onnx")
     doc = bench_json(tmp_path, model, "--shape", "images=1x3x320x320")
