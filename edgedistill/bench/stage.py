@@ -76,9 +76,8 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter) -
     for p in profiles:
         kind = RUNTIME_KIND.get(p.runtime, "onnx")
         todo = [f for f in files if f[2] == kind]
-        for name, _, other in files:
-            if other != kind:  # e.g. an ONNX file on coreml: say so instead of silently leaving a gap
-                statuses.append(Status(name, p.name, "not_runnable", _wrong_kind(p, kind, other)))
+        if not todo:  # e.g. only ONNX files on coreml: say so instead of silently leaving a gap
+            statuses += [Status(name, p.name, "not_runnable", _wrong_kind(p, kind, other)) for name, _, other in files]
         with reporter.task(f"bench {p.name}", max(len(todo), 1)) as advance:
             for name, path, _ in todo:
                 got, status = _run_one(name, path, p, data, shapes)
