@@ -1,6 +1,7 @@
 """Device benchmark harness: what the bench numbers mean and how far they can be trusted.
 
     .venv/bin/python benchmarks/harness.py [--run RUN_DIR | FILE.onnx …] [--repeats 5] [--third-party]
+                                           [--quick-training]
 
 For the default recipe's run (run here into a temporary folder unless --run or files are given):
 1. teacher vs student on every runnable profile: p50 and peak-memory ratios (measured) and the
@@ -22,12 +23,18 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
+from edgedistill.bench.stage import measure
 from edgedistill.devices import list_profiles, load_profile
 from edgedistill.hostinfo import cpu, versions
 from edgedistill.progress import Reporter
 from edgedistill.results import fmt, index
 from edgedistill.standalone import bench_run
 
+# --quick-training: the default recipe's architectures (so sizes, latency, memory are the default
+# run's) with training cut short, for hosts where the 60-epoch teacher would take too long; the
+# accuracy figures of such a run are not the recipe's.
+QUICK = {"data": {"transfer_samples": 4000}, "teacher": {"train": {"epochs": 3}},
+         "student": {"train": {"epochs": 2}, "transfer_train": {"epochs": 1}}}
 THIRD_PARTY = [("silero_vad", "data/silero_vad_16k_op15.onnx", ["input=1x512"]),
                ("magika", "models/standard_v3_3/model.onnx", []),
                ("nudenet", "320n.onnx", ["images=1x3x320x320"])]
@@ -49,7 +56,7 @@ def measured(args, reporter):
         from edgedistill.pipeline import run
 
         folder = Path(tempfile.mkdtemp(prefix="harness-")) / "mnist1d"
-        run(None, out=folder, reporter=reporter)
+        run(None, out=folder, reporter=reporter, overrides=QUICK if args.quick_training else None)
     rep = read_report(folder)
     statuses = [Status(s["artifact"], s["device"], s["status"], s["reason"]) for s in rep["bench"]["statuses"]]
     return sorted(folder.glob("*.onnx")), measurements_of(rep), statuses
@@ -99,7 +106,7 @@ def estimator_rows(fig, names) -> list[str]:
 def repeat_rows(path: Path, repeats: int, reporter) -> list[str]:
     p50 = []
     for _ in range(repeats):
-        r = bench_run([path], ["host-cpu"], reporter=reporter)
+        r = measure([(path.name, path, "onnx")], [load_profile("host-cpu")], None, None, reporter, sizes=False)
         p50.append(index(r.measurements)[(path.name, "host-cpu", "p50_ms")].value)
     cv = statistics.stdev(p50) / statistics.mean(p50) * 100
     return [f"`{path.name}` on host-cpu, {repeats} separate children: p50 = " + ", ".join(fmt(v, "ms") for v in p50)
@@ -113,6 +120,7 @@ def main() -> None:
     ap.add_argument("--run", help="an existing run folder (its *.onnx files are benched again)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--third-party", action="store_true", help="also estimate silero-vad, magika, nudenet")
+    ap.add_argument("--quick-training", action="store_true", help="default architectures, training cut short")
     args = ap.parse_args()
     reporter = Reporter()
     start = time.perf_counter()
@@ -141,7 +149,8 @@ def main() -> None:
         for pkg, rel, shapes in THIRD_PARTY:
             if find_spec(pkg):
                 path = Path(find_spec(pkg).origin).parent / rel
-                extra = bench_run([path], ["host-cpu"], shapes=dict(_shape(s) for s in shapes), reporter=reporter)
+                extra = measure([(path.name, path, "onnx")], [load_profile("host-cpu")], None,
+                                dict(_shape(s) for s in shapes), reporter, sizes=False)
                 fig.update(index(extra.measurements))
                 names.append(path.name)
     out += ["### Roofline estimator error on host-cpu", ""] + estimator_rows(fig, names) + [""]

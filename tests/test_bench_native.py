@@ -87,6 +87,15 @@ def test_file_sizes_gzip_and_brotli(tmp_path):
     assert 0 < ms["gzip_size"].value < len(raw)
 
 
+def test_brotli_size_is_cached_by_content(tmp_path):
+    raw = save_cnn(tmp_path / "cnn.onnx").read_bytes()
+    first = ort_native.brotli_size(raw, tmp_path)
+    (entry,) = (tmp_path / "brotli").iterdir()
+    entry.write_text("12345")  # a cached size is trusted for the same bytes …
+    assert ort_native.brotli_size(raw, tmp_path) == 12345
+    assert ort_native.brotli_size(raw + b"x", tmp_path) != 12345 and first > 0  # … never for other bytes
+
+
 def test_unstable_flag_above_five_percent_cv():
     def cv(v):
         return [Measurement("a", "d", "latency_cv", Figure(v, "%"))]
@@ -99,7 +108,8 @@ def test_unstable_flag_above_five_percent_cv():
 def test_bench_json_statuses_coreml_and_plots(tmp_path):
     """One CLI call: the versioned JSON, coreml not runnable on Linux (no figures), PNGs written."""
     model = save_cnn(tmp_path / "cnn.onnx")
-    r = cli("bench", model, "--device", lean_profile(tmp_path), "--device", "coreml", "--json", "--plot", tmp_path)
+    r = cli("bench", model, "--device", lean_profile(tmp_path), "--device", "coreml", "--json", "--plot", tmp_path,
+            env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")})
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["schema"] == "edgedistill.bench/1"

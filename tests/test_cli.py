@@ -88,7 +88,8 @@ def test_missing_report_exits_3(tmp_path):
 
 
 def test_standalone_bench_json_on_any_file(tiny_run):
-    r = cli("bench", tiny_run.out / "student-int8-qdq.onnx", "--data", tiny_run.out / "eval.npz", "--json")
+    r = cli("bench", tiny_run.out / "student-int8-qdq.onnx", "--data", tiny_run.out / "eval.npz", "--json",
+            env={"EDGEDISTILL_CACHE": str(tiny_run.out.parent / "bench-cache")})
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["schema"] == "edgedistill.bench/1"

@@ -62,8 +62,12 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
     return run
 
 
-def measure(files, profiles, data: Path | None, shapes: dict | None, reporter) -> BenchRun:
-    """files: [(artifact, path, kind)] with kind "onnx" or "coreml" (.mlpackage); every file × every profile."""
+def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, cache: Path | None = None,
+            sizes: bool = True) -> BenchRun:
+    """files: [(artifact, path, kind)] with kind "onnx" or "coreml" (.mlpackage); every file × every profile.
+
+    `cache`: where brotli sizes are kept by content hash (None: always recompute); `sizes=False`
+    skips the file-size figures (benchmarks that only need latency)."""
     from .cost import graph_cost
 
     ms: list[Measurement] = []
@@ -72,7 +76,8 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter) -
     for name, path, kind in files:
         if kind == "onnx":
             costs[name] = graph_cost(path, 1, shapes)
-            ms += ort_native.file_measurements(name, path, costs[name].weight_bytes)
+            if sizes:
+                ms += ort_native.file_measurements(name, path, costs[name].weight_bytes, cache)
     for p in profiles:
         kind = RUNTIME_KIND.get(p.runtime, "onnx")
         todo = [f for f in files if f[2] == kind]
