@@ -33,8 +33,8 @@ from edgedistill.standalone import bench_run
 # --quick-training: the default recipe's architectures (so sizes, latency, memory are the default
 # run's) with training cut short, for hosts where the 60-epoch teacher would take too long; the
 # accuracy figures of such a run are not the recipe's.
-QUICK = {"data": {"transfer_samples": 4000}, "teacher": {"train": {"epochs": 3}},
-         "student": {"train": {"epochs": 2}, "transfer_train": {"epochs": 1}}}
+QUICK = {"data": {"transfer_samples": 4000}, "teacher": {"train": {"epochs": 5}},
+         "student": {"train": {"epochs": 12}, "transfer_train": {"epochs": 6}}}
 THIRD_PARTY = [("silero_vad", "data/silero_vad_16k_op15.onnx", ["input=1x512"]),
                ("magika", "models/standard_v3_3/model.onnx", []),
                ("nudenet", "320n.onnx", ["images=1x3x320x320"])]
