@@ -41,7 +41,7 @@ BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.npm-ci.stamp
 CHROMIUM_BIN  := /usr/bin/chromium
 
 .PHONY: browser-deps chromium
-test: browser-deps
+test demo: browser-deps
 
 browser-deps: chromium $(BROWSER_STAMP)
 

@@ -74,27 +74,50 @@ def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
               "to compute accuracy through the runtime.")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
               help="Concrete shape for an input with dynamic dims; repeatable.")
-@click.option("--json", "as_json", is_flag=True, help="Print measurements as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema edgedistill.bench/1).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the result as markdown tables.")
+@click.option("--plot", "plot_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write latency.png and pareto.png into DIR.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.option("--vs", "vs", type=click.Path(path_type=Path), metavar="OLD.onnx",
               help="Interleaved A/B: time each MODEL against OLD in one process; print the ratio new/old + 95% CI.")
-def bench(models, devices, data, shapes, as_json, vs):
-    """Measure ONNX files (ours or anyone's) on device profiles, each in a fresh child process."""
-    if vs is not None:  # gate helper's block: A/B latency ratio
+def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, vs):
+    """Measure model files (ONNX: ours or anyone's; .mlpackage on coreml) on device profiles.
+
+    Each (file, profile) runs in a fresh child process under the profile's constraints. Every
+    figure says how it was obtained (measured / browser / estimated); each pair gets a status:
+    ok, unstable (latency CV > 5%), not_runnable (e.g. coreml off macOS) or failed (e.g. over the
+    profile's memory ceiling).
+
+    \b
+    edgedistill bench model.onnx --device host-cpu --device mobile-big-core
+    edgedistill bench model.onnx --shape input=1x3x224x224 --json > bench.json
+    edgedistill bench new.onnx --vs old.onnx     # interleaved A/B: ratio new/old with a 95% CI
+    """
+    if vs is not None:  # A/B latency ratio (what CI should gate on: absolute times drift between machines)
         from .console import print_ab
         from .standalone import ab_files
 
         results = ab_files(models, vs, devices, _parse_shapes(shapes))
         click.echo(json.dumps([r.to_json() for r in results], indent=2)) if as_json else print_ab(results)
         return EXIT_PASS
-    from .console import print_measurements
-    from .standalone import bench_files
+    from .bench.render import markdown as render_md
+    from .progress import Reporter
+    from .standalone import bench_run
 
-    ms = bench_files(models, devices, data, _parse_shapes(shapes))
+    run = bench_run(models, devices, data, _parse_shapes(shapes), Reporter(quiet=quiet or as_json or as_markdown))
+    if plot_dir is not None:
+        from .bench.plots import write_plots
+
+        write_plots(run, plot_dir)
     if as_json:
-        click.echo(json.dumps([{"artifact": m.artifact, "device": m.device, "metric": m.metric,
-                                **m.figure.to_json()} for m in ms], indent=2))
+        click.echo(json.dumps(run.to_json(), indent=2))
+    elif as_markdown:
+        click.echo(render_md(run.to_json()))
     else:
-        print_measurements(ms)
+        from .console import print_bench
+
+        print_bench(run.to_json())
     return EXIT_PASS
 
 

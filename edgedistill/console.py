@@ -25,6 +25,7 @@ def print_run(report: dict, out: Path) -> None:
                   f"{tr['params_ratio']:.0f}× fewer parameters")
     for device, (header, rows) in comparison_tables(report).items():
         con.print(_table(f"Side by side on {device}", header, rows))
+    print_bench_statuses(report.get("bench"))
     if report.get("gate"):
         print_gate(report["gate"])
     con.print(f"run folder: {out}  (report.json, report.md)")
@@ -78,3 +79,26 @@ def print_compare(result: dict, a: str, b: str) -> None:
         con.print(_table(name, ["metric", "device", "a", "b", "b vs a"], rows))
     for n in notes(result):
         con.print(f"note: {n}")
+
+
+# --- edgedistill bench: per-device tables, statuses, graph cost (native helper block) ---
+def print_bench(doc: dict) -> None:
+    """`edgedistill bench` output: per-device tables (how labelled, unstable flagged), statuses, graph cost."""
+    from .bench.render import COST_HEADER, STATUS_HEADER, cost_rows, device_tables, status_rows
+
+    con = _console()
+    for device, (header, rows) in device_tables(doc).items():
+        con.print(_table(f"{device}", header, rows))
+    con.print(_table("Status per file and device", STATUS_HEADER, status_rows(doc), numeric=False))
+    if doc.get("cost"):
+        con.print(_table("Graph cost (ONNX shape inference, batch 1)", COST_HEADER, cost_rows(doc)))
+    con.print("measured = this host under the profile's constraints · (estimated) = roofline from graph cost "
+              "and published peaks · (browser) = headless Chromium")
+
+
+def print_bench_statuses(section: dict | None) -> None:
+    """A run's status table (only when some pair is not plain ok)."""
+    from .bench.render import STATUS_HEADER, status_rows
+
+    if section and any(s["status"] != "ok" for s in section.get("statuses", [])):
+        _console().print(_table("Benchmark status", STATUS_HEADER, status_rows(section), numeric=False))

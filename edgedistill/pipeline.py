@@ -97,9 +97,11 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         quantized = quantize_all(recipe, trained, exported, staging, reporter)
         artifacts = {**exported.artifacts, **quantized.artifacts}
         parity = {**exported.parity, **quantized.parity}
-        measurements = bench_all(recipe, trained, artifacts, staging, reporter)
+        bench = bench_all(recipe, trained, artifacts, staging, reporter)  # also writes latency.png, pareto.png
+        measurements = bench.measurements
         verdict = _judge(checks, measurements)
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
+        report["bench"] = bench.section()  # statuses, graph cost, profiles, environment (edgedistill.bench/1)
         report_mod.write(staging, report)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

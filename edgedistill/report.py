@@ -13,8 +13,8 @@ from .artifacts import atomic_write_json, atomic_write_text
 from .results import Figure, Measurement, fmt, index, label, lookup
 
 SCHEMA = "edgedistill.report/1"
-TABLE_METRICS = ("size", "gzip_size", "p50_ms", "p90_ms", "p99_ms", "throughput", "peak_memory",
-                 "accuracy", "agreement")
+TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms", "estimated_ms", "throughput",
+                 "peak_memory", "accuracy", "agreement")
 
 
 def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, root: Path) -> dict:
@@ -192,6 +192,11 @@ def markdown(report: dict) -> str:
                          f"({p['runtime']}, {p['samples']} test rows)"))
         lines.append("")
     lines += quantization_markdown(report.get("artifacts", {}))
+    from .bench.render import status_markdown  # native bench block: status per (artifact, device), plots
+
+    lines += status_markdown(report.get("bench"))
+    if report.get("bench"):
+        lines += ["![latency per device](latency.png)", "", "![accuracy vs latency](pareto.png)", ""]
     lines += gate_markdown(report.get("gate"))
     return "\n".join(lines) + "\n"
 

@@ -28,31 +28,38 @@ def read_report(run_dir: Path) -> dict:
 
 def bench_files(models, devices, data: Path | None = None, shapes: dict | None = None,
                 only_file: bool = False) -> list[Measurement]:
-    """Measure each ONNX file on each device profile (names, paths or loaded profiles); named by file name.
+    """Measure each model file on each device profile (names, paths or loaded profiles); named by file name.
 
     `only_file`: just the device-independent figures (sizes), no benchmark run.
     """
-    from .bench import ort_native
-    from .bench.stage import RUNNERS
+    return bench_run(models, [] if only_file else devices, data, shapes).measurements
+
+
+def bench_run(models, devices, data: Path | None = None, shapes: dict | None = None, reporter=None):
+    """Every model file × every profile → BenchRun (figures, a status per pair, graph cost, environment)."""
+    from .bench.stage import measure
     from .devices import load_profile
     from .progress import Reporter
 
     # bad profile names fail before any work
-    profiles = [] if only_file else [d if hasattr(d, "runtime") else load_profile(d) for d in devices]
+    profiles = [d if hasattr(d, "runtime") else load_profile(d) for d in devices]
+    files = []
     for m in models:
-        ort_native.check_onnx_file(Path(m))
+        m = Path(m)
+        if m.suffix == ".mlpackage":
+            if not m.is_dir():
+                raise InputFileError(str(m), "no such .mlpackage folder", "check the path")
+            files.append((m.name, m, "coreml"))
+        else:
+            from .bench import ort_native
+
+            ort_native.check_onnx_file(m)
+            files.append((m.name, m, "onnx"))
     if data is not None and not Path(data).is_file():
         raise InputFileError(str(data), "no such file", "pass an .npz with arrays x and y")
-    out: list[Measurement] = []
-    for m in models:
-        out += ort_native.file_measurements(Path(m).name, Path(m))
-    reporter = Reporter()
-    for p in profiles:
-        with reporter.task(f"bench {p.name}", len(models)) as advance:
-            for m in models:
-                out += RUNNERS.get(p.runtime)(Path(m).name, Path(m), p, data, shapes)  # by the profile's runtime
-                advance(file=Path(m).name)
-    return out
+    from .resources import default_cache_dir
+
+    return measure(files, profiles, data, shapes, reporter or Reporter(), cache=default_cache_dir())
 
 
 def ab_files(models, old: Path, devices, shapes: dict | None = None) -> list:

@@ -138,6 +138,12 @@ def test_missing_chromium_or_npm_packages_say_how_to_install(tmp_path, monkeypat
     with pytest.raises(StageError, match=r"npm ci --no-audit --no-fund"):
         chromium.ort_dist()
     assert "npm ci" in chromium.missing() or "apt-get" in chromium.missing()
+    from edgedistill.bench import browser
+    from edgedistill.bench.outcome import NotRunnable
+    from edgedistill.devices import load_profile
+
+    with pytest.raises(NotRunnable, match="not runnable on this host"):  # a status in reports, not a crash
+        browser.bench("m.onnx", tmp_path / "m.onnx", load_profile("browser-wasm"))
 
 
 def test_threads_on_a_page_that_is_not_isolated_is_a_config_error(tmp_path):

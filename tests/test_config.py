@@ -44,7 +44,8 @@ def test_builtin_mnist1d_recipe_loads():
     assert recipe.student.channels == (6, 12, 24)
     assert recipe.student.transfer_train.batch_size == 256
     assert recipe.distill.temperature == 4.0 and recipe.distill.alpha == 0.9
-    assert recipe.bench.devices == ("host-cpu",)
+    assert set(recipe.bench.devices) == {"host-cpu", "mobile-big-core", "mobile-little-core", "browser-wasm",
+                                         "browser-wasm-threads", "browser-mobile-throttled", "coreml"}
     assert recipe.gate.budgets == "mnist1d.budgets.toml"
     assert (path.parent / recipe.gate.budgets).is_file()
 

@@ -3,6 +3,12 @@
 Run as `python -m edgedistill.bench._child SPEC.json`; prints one JSON object on stdout.
 Peak memory is this process's own VmHWM, read from /proc/self/status: a fresh process per
 measurement, so nothing from the parent (torch, training) is counted.
+
+A profile's constraints are applied here, before onnxruntime is imported: CPU affinity
+(os.sched_setaffinity, inherited by every thread onnxruntime starts) and a memory ceiling
+(RLIMIT_DATA: since Linux 4.7 it bounds brk and private writable mmaps, i.e. every malloc, while
+leaving untouched the large PROT_NONE address reservations that make RLIMIT_AS unusable with a
+thread pool). An allocation beyond it fails inside this process; the parent reports it.
 """
 
 from __future__ import annotations
@@ -56,6 +62,39 @@ def _timed(sess, feed, n: int) -> list[int]:
     return out
 
 
+def constrain(constraints: dict) -> dict:
+    """Apply CPU affinity and the memory ceiling to this process; return what was actually applied (read back)."""
+    import os
+    import resource
+
+    applied = {}
+    if constraints.get("cpus") and hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, allowed[:constraints["cpus"]])
+        applied["affinity"] = sorted(os.sched_getaffinity(0))
+    if constraints.get("memory_limit_mib"):
+        limit = constraints["memory_limit_mib"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        applied["rlimit_data_bytes"] = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    return applied
+
+
+def timer_resolution() -> dict:
+    """The clock's declared resolution and the smallest step actually observed between two reads."""
+    step = None
+    for _ in range(200):
+        a = time.perf_counter_ns()
+        b = time.perf_counter_ns()
+        while b == a:
+            b = time.perf_counter_ns()
+        step = b - a if step is None else min(step, b - a)
+    return {"declared_ns": time.get_clock_info("perf_counter").resolution * 1e9, "smallest_step_ns": step}
+
+
+def _threads() -> int:
+    return _status_kb("Threads") or 0  # /proc/self/status "Threads: N" (a count, not kB)
+
+
 def measure(spec: dict) -> dict:
     """Session create, first run, warm latency, throughput, accuracy, peak memory of one file."""
     import onnxruntime as ort
@@ -63,9 +102,11 @@ def measure(spec: dict) -> dict:
     baseline = (_status_kb("VmRSS") or 0) * 1024
     so = ort.SessionOptions()
     so.intra_op_num_threads = spec["threads"]
+    before = _threads()
     t = time.perf_counter_ns()
     sess = ort.InferenceSession(spec["model"], so, providers=["CPUExecutionProvider"])
     create_ns = time.perf_counter_ns() - t
+    pool = _threads() - before  # onnxruntime's worker threads; the calling thread runs work too
     inputs = sess.get_inputs()
     data = np.load(spec["data"], allow_pickle=False) if spec.get("data") else None
     lat, thr = spec["latency"], spec["throughput"]
@@ -89,7 +130,7 @@ def measure(spec: dict) -> dict:
     throughput = thr["batch"] * thr["runs"] / ((time.perf_counter_ns() - t) / 1e9)
     result = {"session_create_ns": create_ns, "first_run_ns": first_ns, "latency_ns": times,
               "throughput_per_s": throughput, "baseline_rss_bytes": baseline, "threads": spec["threads"],
-              "ort_version": ort.__version__}
+              "intra_op_threads_used": pool + 1, "ort_version": ort.__version__}
     if data is not None and "y" in data.files:
         x = data["x"]
         preds = np.concatenate([sess.run(None, {inputs[0].name: x[i:i + 256]})[0].argmax(1)
@@ -102,11 +143,24 @@ def measure(spec: dict) -> dict:
     return result
 
 
+_OOM_WORDS = ("memoryerror", "bad_alloc", "failed to allocate", "cannot allocate", "out of memory")
+
+
+def main(spec: dict) -> int:
+    """Constrain, measure, print one JSON line; an error becomes {"error", "kind"} (kind "memory" past the ceiling)."""
+    try:
+        applied = constrain(spec.get("constraints") or {})
+        result = measure(spec)
+        result.update(constraints_applied=applied, timer=timer_resolution())
+        print(json.dumps(result))
+        return 0
+    except Exception as exc:  # the parent turns this into a one-line error naming the file
+        text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        oom = isinstance(exc, MemoryError) or any(w in text.lower() for w in _OOM_WORDS)
+        print(json.dumps({"error": text[:300], "kind": "memory" if oom else "run"}), flush=True)
+        return 3
+
+
 if __name__ == "__main__":
     with open(sys.argv[1], encoding="utf-8") as fh:
-        spec = json.load(fh)
-    try:
-        print(json.dumps(measure(spec)))
-    except Exception as exc:  # the parent turns this into a one-line error naming the file
-        print(json.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}))
-        sys.exit(3)
+        sys.exit(main(json.load(fh)))

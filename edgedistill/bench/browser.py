@@ -166,6 +166,12 @@ def _settings(profile):
 def bench(artifact: str, path: Path, profile, data: Path | None = None,
           shapes: dict | None = None) -> list[Measurement]:
     """All figures for one file on one browser profile (how = "browser"), named like the native runner's."""
+    from .chromium import missing
+    from .outcome import NotRunnable
+
+    reason = missing()
+    if reason:  # a status in the report ("not runnable on this host"), never a crash of the whole run
+        raise NotRunnable(f"not runnable on this host: {reason}")
     raw = run_page(path, profile, data, shapes)
     # Each latency sample is the mean of `runs_per_sample` back-to-back runs (1 unless a run is
     # shorter than ~20 timer steps; see bench.js), so percentiles are over samples.

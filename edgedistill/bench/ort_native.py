@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import InputFileError, StageError
 from ..results import Figure, Measurement
+from .outcome import DeviceLimitExceeded
 from .stats import summarize_ns
 
 
@@ -29,11 +30,44 @@ def check_onnx_file(path: Path) -> None:
                              "re-export it, or check the download is complete") from None
 
 
-def file_measurements(artifact: str, path: Path) -> list[Measurement]:
-    """Device-independent figures: raw and gzip size (what a browser or app store ships)."""
+def file_measurements(artifact: str, path: Path, weight_bytes: int | None = None,
+                      cache: Path | None = None) -> list[Measurement]:
+    """Device-independent figures: raw, gzip and brotli size (what a browser downloads), weight bytes."""
     raw = Path(path).read_bytes()
-    return [Measurement(artifact, None, "size", Figure(len(raw), "B")),
-            Measurement(artifact, None, "gzip_size", Figure(len(gzip.compress(raw, 9, mtime=0)), "B"))]
+    out = [Measurement(artifact, None, "size", Figure(len(raw), "B")),
+           Measurement(artifact, None, "gzip_size", Figure(len(gzip.compress(raw, 9, mtime=0)), "B")),
+           Measurement(artifact, None, "brotli_size", Figure(brotli_size(raw, cache), "B"))]
+    if weight_bytes is not None:
+        out.append(Measurement(artifact, None, "weight_bytes", Figure(weight_bytes, "B")))
+    return out
+
+
+def brotli_size(raw: bytes, cache: Path | None = None) -> int:
+    """Bytes after brotli quality 11 (what a CDN serves pre-compressed); with `cache`, kept by content hash.
+
+    Quality 11 runs at well under 1 MB/s, so a 10 MB model costs tens of seconds: `edgedistill bench`
+    keeps the size in the cache folder under the file's sha256 and reuses it for the same bytes.
+    """
+    import hashlib
+
+    import brotli
+
+    from ..artifacts import atomic_write_text
+
+    if cache is None:
+        return len(brotli.compress(raw, quality=11))
+    entry = Path(cache) / "brotli" / f"{hashlib.sha256(raw).hexdigest()}.q11"
+    try:
+        return int(entry.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        pass
+    size = len(brotli.compress(raw, quality=11))
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(entry, str(size))
+    except OSError:  # a read-only cache only costs time
+        pass
+    return size
 
 
 def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None,
@@ -41,7 +75,7 @@ def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None
     """Measure `path` under `profile` in a child process; return the child's raw JSON."""
     spec = {"model": str(Path(path).resolve()), "threads": profile.threads, "data": str(data) if data else None,
             "latency": profile.latency.model_dump(), "throughput": profile.throughput.model_dump(),
-            "shapes": shapes or {}}
+            "shapes": shapes or {}, "constraints": profile.constraints.model_dump()}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(spec, fh)
     try:
@@ -51,6 +85,11 @@ def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None
         Path(fh.name).unlink(missing_ok=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     out = json.loads(lines[-1]) if lines else {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    limit = profile.constraints.memory_limit_mib
+    # past RLIMIT_DATA a C++ allocation may abort the child (no JSON, killed by a signal) instead of raising
+    if limit and (out.get("kind") == "memory" or (not lines and proc.returncode < 0)):
+        raise DeviceLimitExceeded(f"exceeded the {profile.name} memory ceiling of {limit} MiB (RLIMIT_DATA): "
+                                  f"{out['error']}")
     if "error" in out:
         raise InputFileError(str(path), f"onnxruntime could not run it: {out['error']}")
     if proc.returncode != 0:
@@ -61,6 +100,12 @@ def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None
 def bench(artifact: str, path: Path, profile, data: Path | None = None,
           shapes: dict | None = None) -> list[Measurement]:
     """All figures for one file on one profile (how = the profile's `how`)."""
+    return bench_detailed(artifact, path, profile, data, shapes)[0]
+
+
+def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None,
+                   shapes: dict | None = None) -> tuple[list[Measurement], dict]:
+    """bench() plus the run's details: threads actually used, constraints read back, timer resolution."""
     raw = run_child(path, profile, data, shapes)
     s = summarize_ns(raw["latency_ns"])
     how, dev = profile.how, profile.name
@@ -80,4 +125,8 @@ def bench(artifact: str, path: Path, profile, data: Path | None = None,
         out.append(m("accuracy", 100 * raw["accuracy"], "%"))
     if "agreement" in raw:
         out.append(m("agreement", 100 * raw["agreement"], "%"))
-    return out
+    details = {"intra_op_threads_set": raw["threads"], "intra_op_threads_used": raw.get("intra_op_threads_used"),
+               "constraints_applied": raw.get("constraints_applied", {}), "timer": raw.get("timer"),
+               "runtime": f"onnxruntime {raw['ort_version']}", "latency_batch": profile.latency.batch,
+               "throughput_batch": profile.throughput.batch}
+    return out, details
