@@ -105,6 +105,8 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         report_mod.write(staging, report)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if ckpt_root.is_dir():  # training is not lost: say how to pick it up again
+            print(f"training checkpoints kept in {ckpt_root}: rerun with --resume --out {out}", file=sys.stderr)
         raise
     publish(staging, out, force)
     shutil.rmtree(ckpt_root, ignore_errors=True)  # the run is complete: nothing left to resume

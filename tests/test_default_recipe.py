@@ -38,4 +38,4 @@ def test_int8_student_is_20x_smaller_than_fp32_teacher(default_run):
 def test_shipped_budgets_pass(default_run):
     gate = default_run.report["gate"]
     assert gate["passed"], [c["message"] for c in gate["checks"] if not c["passed"]]
-    assert len(gate["checks"]) == 6
+    assert len(gate["checks"]) == 8

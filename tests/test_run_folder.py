@@ -43,7 +43,7 @@ def test_two_runs_get_distinct_staging_and_a_late_collision_is_refused(tmp_path)
     assert second.exists()  # the loser's results are kept, not deleted
 
 
-def test_a_failing_stage_leaves_no_run_folder(tmp_path, cache_dir, monkeypatch):
+def test_a_failing_stage_leaves_no_run_folder_only_resumable_checkpoints(tmp_path, cache_dir, monkeypatch, capsys):
     import edgedistill.export.stage as export_stage
     from edgedistill.pipeline import run
 
@@ -54,7 +54,12 @@ def test_a_failing_stage_leaves_no_run_folder(tmp_path, cache_dir, monkeypatch):
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="disk full"):
         run(TINY, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir)
-    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # no run folder, no staging; only the hidden training checkpoints, so no training is lost
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == [".run.checkpoints"]
+    assert "--resume" in capsys.readouterr().err
+    monkeypatch.undo()
+    done = run(TINY, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir, resume=True)
+    assert done.out == out and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
 def test_reporter_plain_lines_when_not_a_tty_and_silent_when_quiet():
