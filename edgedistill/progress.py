@@ -6,6 +6,10 @@ everywhere and tests can run silently.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -66,3 +70,25 @@ def _console(stream):
     from rich.console import Console
 
     return Console(file=stream)
+
+
+@contextmanager
+def silenced(**env: str):
+    """Swallow a library's prints, log warnings and (via `env`, e.g. TQDM_DISABLE="1") its progress bars.
+
+    onnxruntime.quantization warns once per node; coremltools prints tqdm bars and, on Linux, logs
+    'Failed to load _MLModelProxy'. Our own Reporter is the only progress a user should see.
+    """
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -8,11 +8,7 @@ pairs, so load that shifts both sides of a pair cancels in the ratio.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,15 +85,9 @@ def run_ab(new: Path, old: Path, profile, shapes: dict | None = None, timeout: f
 
 
 def _child(spec: dict, timeout: float, what: str) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(spec, fh)
-    try:
-        proc = subprocess.run([sys.executable, "-m", "edgedistill.bench._ab_child", fh.name],
-                              capture_output=True, text=True, timeout=timeout)
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    out = json.loads(lines[-1]) if lines else {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    from .ort_native import spawn_child
+
+    out, proc, _ = spawn_child("edgedistill.bench._ab_child", spec, timeout)
     if "error" in out:
         raise InputFileError(what, f"onnxruntime could not run the A/B: {out['error']}")
     if proc.returncode != 0:

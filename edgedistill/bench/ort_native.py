@@ -70,24 +70,31 @@ def brotli_size(raw: bytes, cache: Path | None = None) -> int:
     return size
 
 
+def spawn_child(module: str, spec: dict, timeout: float) -> tuple[dict, subprocess.CompletedProcess, bool]:
+    """Run `python -m MODULE SPEC.json` in a fresh process; return (its last JSON line, or {"error": its
+    last stderr line}, the process, whether it printed JSON at all)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(spec, fh)
+    try:
+        proc = subprocess.run([sys.executable, "-m", module, fh.name], capture_output=True, text=True,
+                              timeout=timeout)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    out = json.loads(lines[-1]) if lines else {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    return out, proc, bool(lines)
+
+
 def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None,
               timeout: float = 600) -> dict:
     """Measure `path` under `profile` in a child process; return the child's raw JSON."""
     spec = {"model": str(Path(path).resolve()), "threads": profile.threads, "data": str(data) if data else None,
             "latency": profile.latency.model_dump(), "throughput": profile.throughput.model_dump(),
             "shapes": shapes or {}, "constraints": profile.constraints.model_dump()}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(spec, fh)
-    try:
-        proc = subprocess.run([sys.executable, "-m", "edgedistill.bench._child", fh.name],
-                              capture_output=True, text=True, timeout=timeout)
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    out = json.loads(lines[-1]) if lines else {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    out, proc, printed = spawn_child("edgedistill.bench._child", spec, timeout)
     limit = profile.constraints.memory_limit_mib
     # past RLIMIT_DATA a C++ allocation may abort the child (no JSON, killed by a signal) instead of raising
-    if limit and (out.get("kind") == "memory" or (not lines and proc.returncode < 0)):
+    if limit and (out.get("kind") == "memory" or (not printed and proc.returncode < 0)):
         raise DeviceLimitExceeded(f"exceeded the {profile.name} memory ceiling of {limit} MiB (RLIMIT_DATA): "
                                   f"{out['error']}")
     if "error" in out:

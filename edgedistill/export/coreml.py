@@ -7,9 +7,6 @@ package and check its interface, op list and weight bytes — the numbers are ne
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import shutil
 import sys
@@ -20,25 +17,14 @@ import numpy as np
 import torch
 
 from ..errors import StageError
+from ..progress import silenced
 
 INPUT, OUTPUT = "input", "logits"
 
 
-@contextlib.contextmanager
 def _quiet():
-    """coremltools prints tqdm bars and logs 'Failed to load _MLModelProxy' on Linux: keep them out."""
-    old = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
-    logging.disable(logging.WARNING)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        logging.disable(logging.NOTSET)
-        if old is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = old
+    """coremltools without its tqdm bars and Linux-only '_MLModelProxy' log lines."""
+    return silenced(TQDM_DISABLE="1")
 
 
 def export_coreml(model: torch.nn.Module, input_shape, path: Path, preset, metadata: dict) -> dict:

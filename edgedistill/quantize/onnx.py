@@ -8,9 +8,6 @@ say so in the receipt. S8S8 QDQ is onnxruntime's recommended first choice on CPU
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ import onnx
 
 from ..errors import StageError
 from ..hostinfo import cpu
+from ..progress import silenced
 
 X86 = ("x86_64", "AMD64", "i686", "i386")
 VNNI = ("avx512_vnni", "avx_vnni", "amx_int8")
@@ -81,23 +79,12 @@ def _reader(input_name: str, x: np.ndarray, batch: int = 32):
     return ArrayReader()
 
 
-@contextlib.contextmanager
-def _quiet():
-    """onnxruntime.quantization logs a warning per node ('Please consider to run pre-processing')."""
-    logging.disable(logging.WARNING)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        logging.disable(logging.NOTSET)
-
-
 def preprocess(src: Path, dst: Path) -> Path:
     """Shape inference + ORT's pre-quantization fusions; node names in `dst` are what
     `nodes_to_exclude` and the sensitivity pass refer to."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    with _quiet():
+    with silenced():
         quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
     return Path(dst)
 
@@ -117,7 +104,7 @@ def quantize_static_qdq(src: Path, dst: Path, calibration: np.ndarray, q, exclud
     with tempfile.TemporaryDirectory() as tmp:
         pre = preprocess(src, Path(tmp) / "pre.onnx")
         try:
-            with _quiet():
+            with silenced():
                 quantize_static(str(pre), str(dst), _reader(input_name, rows), quant_format=QuantFormat.QDQ,
                                 per_channel=q.per_channel, reduce_range=sat.reduce_range,
                                 activation_type=qtype[sat.activation], weight_type=qtype[sat.weight],
@@ -142,7 +129,7 @@ def quantize_dynamic_int8(src: Path, dst: Path, q) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         pre = preprocess(src, Path(tmp) / "pre.onnx")
         try:
-            with _quiet():
+            with silenced():
                 quantize_dynamic(str(pre), str(dst), per_channel=q.per_channel, reduce_range=sat.reduce_range,
                                  weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
                                  nodes_to_exclude=list(q.nodes_to_exclude))
@@ -162,7 +149,7 @@ def convert_fp16(src: Path, dst: Path, keep_io_types: bool) -> dict:
 
     from ..artifacts import atomic_write_bytes
 
-    with _quiet():
+    with silenced():
         m = OnnxModel(convert_float_to_float16(onnx.load(str(src)), keep_io_types=keep_io_types))
         m.topological_sort()  # the converter appends its edge Casts last; onnx.checker wants them first
         m = m.model
