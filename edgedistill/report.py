@@ -47,8 +47,7 @@ def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict
         },
         "artifacts": {a.name: a.to_json(root) for a in [*trained.weights.values(), *artifacts.values()]},
         "parity": parity,
-        "measurements": [{"artifact": m.artifact, "device": m.device, "metric": m.metric, **m.figure.to_json()}
-                         for m in measurements],
+        "measurements": [m.to_json() for m in measurements],
         "gate": gate_json(verdict),
     }
 

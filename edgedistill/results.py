@@ -40,6 +40,10 @@ class Measurement:
     metric: str
     figure: Figure
 
+    def to_json(self) -> dict:
+        """One row of a report's `measurements`: artifact, device, metric, value, unit, how."""
+        return {"artifact": self.artifact, "device": self.device, "metric": self.metric, **self.figure.to_json()}
+
 
 # Figures that describe the file, not a run of it: stored with device None, valid for every device.
 DEVICE_INDEPENDENT = frozenset({"size", "gzip_size", "brotli_size", "weight_bytes",

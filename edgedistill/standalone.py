@@ -117,7 +117,7 @@ def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles:
         measurements += _ab_ratios(checks, files, base, user)
     verdict = judge(checks, index(measurements), base.figures if base else None)
     saved = [m for m in measurements if not m.metric.startswith(("latency_ratio", "parity_"))]
-    report = {**report, "measurements": [_mjson(m) for m in saved], "gate": gate_json(verdict)}
+    report = {**report, "measurements": [m.to_json() for m in saved], "gate": gate_json(verdict)}
     return GateRun(verdict, report, files)
 
 
@@ -143,11 +143,7 @@ def files_report(measurements, files: dict) -> dict:
             "environment": {"cpu": cpu(), "versions": versions("edgedistill", "onnx", "onnxruntime", "numpy")},
             "artifacts": {n: {"name": n, "path": n, "kind": "onnx", "sha256": sha256_path(p), "bytes": size_path(p)}
                           for n, p in files.items()},
-            "measurements": [_mjson(m) for m in measurements]}
-
-
-def _mjson(m: Measurement) -> dict:
-    return {"artifact": m.artifact, "device": m.device, "metric": m.metric, **m.figure.to_json()}
+            "measurements": [m.to_json() for m in measurements]}
 
 
 def _brotli_if_missing(measurements, files: dict) -> list[Measurement]:
@@ -156,10 +152,9 @@ def _brotli_if_missing(measurements, files: dict) -> list[Measurement]:
     out = []
     for name, path in files.items():
         if name not in have and Path(path).is_file() and Path(path).suffix == ".onnx":
-            import brotli
+            from .bench.ort_native import brotli_size
 
-            out.append(Measurement(name, None, "brotli_size",
-                                   Figure(len(brotli.compress(Path(path).read_bytes(), quality=11)), "B")))
+            out.append(Measurement(name, None, "brotli_size", Figure(brotli_size(Path(path).read_bytes()), "B")))
     return out
 
 

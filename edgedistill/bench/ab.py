@@ -46,8 +46,7 @@ class ABResult:
         return {"new": self.new, "old": self.old, "device": self.device, "how": self.how, "blocks": self.blocks,
                 "block_runs": self.block_runs, "old_ms": self.old_ms, "new_ms": self.new_ms,
                 "ratios": {k: vars(r) for k, r in self.ratios.items()},
-                "measurements": [{"artifact": m.artifact, "device": m.device, "metric": m.metric,
-                                  **m.figure.to_json()} for m in measurements(self)]}
+                "measurements": [m.to_json() for m in measurements(self)]}
 
 
 def ratios(old_ns, new_ns, seed: int = 0, resamples: int = RESAMPLES) -> dict[str, Ratio]:

@@ -65,8 +65,7 @@ class BenchRun:
     def to_json(self) -> dict:
         """The versioned JSON document (schema edgedistill.bench/1)."""
         return {"schema": SCHEMA,
-                "measurements": [{"artifact": m.artifact, "device": m.device, "metric": m.metric,
-                                  **m.figure.to_json()} for m in self.measurements],
+                "measurements": [m.to_json() for m in self.measurements],
                 "statuses": [s.to_json() for s in self.statuses],
                 "cost": self.cost, "profiles": self.profiles, "environment": self.environment}
 
