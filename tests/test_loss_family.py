@@ -114,6 +114,15 @@ def test_rkd_matches_numpy_and_golden_value():
     assert got == pytest.approx(6.70248, abs=1e-4)
 
 
+def test_rkd_angle_term_uses_the_first_angle_rows_only():
+    rng = np.random.default_rng(2)
+    s, t = rng.standard_normal((9, 3)), rng.standard_normal((9, 4))
+    got = fl.rkd(torch.tensor(s), torch.tensor(t), angle_rows=4).item()
+    by_hand = rkd_by_hand(s, t, 25, 0) + rkd_by_hand(s[:4], t[:4], 0, 50)  # distances: all 9 rows
+    assert got == pytest.approx(by_hand, rel=1e-6)
+    assert got != pytest.approx(fl.rkd(torch.tensor(s), torch.tensor(t)).item(), rel=1e-3)
+
+
 def test_rkd_ignores_scale_and_rotation():
     x = torch.randn(6, 4, dtype=torch.float64)
     q, _ = torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64))
