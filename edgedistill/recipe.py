@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -44,6 +44,7 @@ class TrainConfig(Frozen):
     lr: PosFloat
     batch_size: PosInt = 64
     weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    augment: dict[str, PosFloat] = {}  # on-the-fly input augmentation: { shift = 3, noise = 0.05 }
 
 
 class ModelConfig(Frozen):
@@ -83,6 +84,11 @@ class DistillConfig(Frozen):
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.9  # hinton_kd's soft/hard weight
     params: dict[str, float] = {}  # further parameters of `loss` (dkd: alpha, beta)
     terms: tuple[TermConfig, ...] = ()  # extra weighted terms: features, relations, embeddings
+    # where the students read the teacher's outputs: "cache" (computed once, memory-mapped from disk),
+    # "live" (the teacher runs on every batch), "auto" (cache unless inputs are augmented on the fly)
+    teacher_outputs: Literal["auto", "cache", "live"] = "auto"
+    cache_dtype: Literal["float32", "float16"] = "float32"
+    cache_top_k: Annotated[int, Field(ge=0)] = 0  # > 0: keep only the k largest logits per row
 
     def loss_params(self) -> dict[str, float]:
         """Parameters passed to the response loss: temperature (+ alpha for hinton_kd) + `params`."""
@@ -207,6 +213,24 @@ def _check_names(recipe: Recipe, source: str) -> None:
         if value not in known:
             raise ConfigError(source, key, f"unknown name {value!r}", suggest(value, known))
     _check_terms(recipe, source)
+    _check_augment(recipe, source)
+
+
+def _check_augment(recipe: Recipe, source: str) -> None:
+    """Augmentation names exist, and a teacher-output cache is never combined with augmented inputs."""
+    from .distill.augment import NAMES
+
+    tables = {"teacher.train": recipe.teacher.train, "student.train": recipe.student.train,
+              "student.transfer_train": recipe.student.transfer_train}
+    for key, train in tables.items():
+        for name in train.augment:
+            if name not in NAMES:
+                raise ConfigError(source, f"{key}.augment.{name}", "unknown augmentation", suggest(name, NAMES))
+        if train.augment and key != "teacher.train" and recipe.distill.teacher_outputs == "cache":
+            raise ConfigError(source, "distill.teacher_outputs",
+                              f"a cache holds the teacher's outputs for fixed inputs, but {key}.augment "
+                              "changes the inputs every step", 'set teacher_outputs = "live" (or "auto"), '
+                              f"or remove {key}.augment")
 
 
 def _check_terms(recipe: Recipe, source: str) -> None:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import TINY, cli
 
+from edgedistill.distill.cache import LiveOutputs
 from edgedistill.distill.features import FeatureTap, adapter_for
 from edgedistill.distill.objective import Objective, Term
 from edgedistill.errors import ConfigError
@@ -93,13 +94,14 @@ def test_hint_adapter_trains_with_the_student_and_the_loss_falls():
     torch.manual_seed(0)
     teacher, student = CNN1d(20, 3, [8, 16]).eval(), CNN1d(20, 3, [4, 8])
     x, y = torch.randn(32, 20), torch.randint(0, 3, (32,))
-    obj = Objective("hinton_kd", {}, [Term("hint_mse", 1.0, "features.5", "features.5")], teacher, student, x)
+    live = LiveOutputs(teacher, ["features.5"])
+    obj = Objective("hinton_kd", {}, [Term("hint_mse", 1.0, "features.5", "features.5")], student, x,
+                    live.take(torch.arange(32), x))
     assert sum(p.numel() for p in obj.parameters()) == 8 * 16  # the 1×1 conv adapter, 8 → 16 channels
     opt = torch.optim.Adam(list(student.parameters()) + list(obj.parameters()), lr=1e-2)
-    logits = teacher(x).detach()
     first = None
     for _ in range(30):
-        value = obj(student, x, y, logits)
+        value = obj(student, x, y, live.take(torch.arange(32), x))
         first = first if first is not None else value.item()
         opt.zero_grad()
         value.backward()

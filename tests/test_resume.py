@@ -43,10 +43,10 @@ def reference(tmp_path_factory):
     return d / "final.safetensors"
 
 
-def kill_at(folder: Path, out: Path, step: int) -> None:
+def kill_at(folder: Path, out: Path, step: int, *extra) -> None:
     """Start a real training process and SIGKILL it once checkpoint `step` exists."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(CHILD), str(folder), str(out)], env=env,
+    proc = subprocess.Popen([sys.executable, str(CHILD), str(folder), str(out), *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (folder / f"step-{step:08d}").exists() and proc.poll() is None and time.time() < deadline:
@@ -63,6 +63,16 @@ def test_sigkill_at_a_random_step_then_resume_is_bit_identical(seed, reference, 
     assert any(tmp_path.joinpath("ckpt").glob("step-*"))
     child(tmp_path / "ckpt", tmp_path / "final.safetensors", "--resume")
     assert same_weights(reference, tmp_path / "final.safetensors")
+
+
+def test_augmented_run_with_the_teacher_live_resumes_bit_identical(reference, tmp_path):
+    """Augmentation draws from torch's RNG every step; the checkpoint's RNG state must replay it exactly."""
+    child(tmp_path / "ref", tmp_path / "ref.safetensors", "--every", "0", "--augment")
+    step = random.Random(2).randrange(3, STEPS - 3)
+    kill_at(tmp_path / "ckpt", tmp_path / "final.safetensors", step, "--augment")
+    child(tmp_path / "ckpt", tmp_path / "final.safetensors", "--resume", "--augment")
+    assert same_weights(tmp_path / "ref.safetensors", tmp_path / "final.safetensors")
+    assert not same_weights(reference, tmp_path / "final.safetensors")  # augmentation and live teacher did act
 
 
 def in_process(folder, out, *extra):

@@ -4,8 +4,9 @@
          + Σ weight_i · term_i(adapter_i(student_i), teacher_i)      # features, relations, embeddings
 
 A term compares either the models' outputs or two named layers (`student_layer`,
-`teacher_layer`), captured with forward hooks. Teacher features need the teacher in the loop:
-it runs in eval mode under no_grad on the same batch. Adapters (FitNets) are created from one
+`teacher_layer`), captured with forward hooks. Teacher features, like its outputs, are given:
+they come from the teacher-output cache, or from the teacher run in eval mode under no_grad on
+the same batch (distill/cache.py). Adapters (FitNets) are created from one
 probe batch and trained with the student; they are part of this module, so the optimizer sees them.
 """
 
@@ -34,47 +35,46 @@ class Term:
 
 
 class Objective(nn.Module):
-    """Callable as objective(student, x, y, teacher_logits) → scalar loss; holds the adapters."""
+    """Callable as objective(student, x, y, teacher_out) → scalar loss; holds the adapters.
 
-    def __init__(self, main: str, main_params: dict, terms=(), teacher: nn.Module | None = None,
-                 student: nn.Module | None = None, probe: torch.Tensor | None = None):
+    teacher_out: {"": teacher outputs (b, C), layer: teacher features} for the same rows as x —
+    read from the teacher-output cache or computed live (distill/cache.py); {} when no teacher.
+    """
+
+    def __init__(self, main: str, main_params: dict, terms=(), student: nn.Module | None = None,
+                 probe: torch.Tensor | None = None, probe_teacher: dict | None = None):
         super().__init__()
         self.main, self.main_params = as_loss(LOSSES.get(main)), dict(main_params)
         self.terms = [(t, as_loss(LOSSES.get(t.loss))) for t in terms]
-        self.teacher = [teacher]  # a list, so the frozen teacher is not registered as a submodule
         self.s_layers = [t.student_layer for t, _ in self.terms if t.student_layer]
-        self.t_layers = [t.teacher_layer for t, _ in self.terms if t.teacher_layer]
         self.adapters = nn.ModuleList()
         if self.terms:
-            if teacher is None or student is None or probe is None:
-                raise ValueError("extra loss terms need the teacher, the student and a probe batch")
+            if student is None or probe is None or probe_teacher is None:
+                raise ValueError("extra loss terms need the student, a probe batch and the teacher's outputs on it")
             was = student.training
             with torch.no_grad():
-                s_feats, t_feats = self._features(student, probe)
+                s_feats = self._student(student, probe)
             student.train(was)
-            for t, loss in self.terms:
+            for t, _ in self.terms:
                 # hints and embeddings compare coordinates, so widths must match (a learned adapter);
                 # relations (RKD, SP) and attention maps compare within-model geometry at any width.
-                s, te = s_feats[t.student_layer or ""], t_feats[t.teacher_layer or ""]
+                s, te = s_feats[t.student_layer or ""], probe_teacher[t.teacher_layer or ""]
                 self.adapters.append(adapter_for(s.shape, te.shape) if t.loss in ADAPTED else nn.Identity())
 
-    def _features(self, student, x):
-        """Student outputs/taps (with grad) and teacher outputs/taps (no grad), keyed by layer ("" = output)."""
-        teacher = self.teacher[0]
+    def _student(self, student, x):
+        """Student outputs and taps (with grad), keyed by layer ("" = output)."""
         with FeatureTap(student, self.s_layers) as s_tap:
             s_out = student(x)
-        teacher.eval()
-        with torch.no_grad(), FeatureTap(teacher, self.t_layers) as t_tap:
-            t_out = teacher(x)
-        return {"": s_out, **s_tap.outputs}, {"": t_out, **t_tap.outputs}
+        return {"": s_out, **s_tap.outputs}
 
-    def forward(self, student, x, y, teacher_logits):
-        """Total loss on one batch: x (b, …), y (b,), teacher_logits (b, C) or (b, 0) when unused."""
+    def forward(self, student, x, y, teacher_out: dict):
+        """Total loss on one batch: x (b, …), y (b,), teacher_out as in the class docstring."""
+        t_logits = teacher_out.get("", x.new_zeros(len(x), 0))  # (b, 0): losses that ignore the teacher
         if not self.terms:
-            return self.main(student(x), teacher_logits, y, **self.main_params)
-        s_feats, t_feats = self._features(student, x)
-        value = self.main(s_feats[""], teacher_logits, y, **self.main_params)
+            return self.main(student(x), t_logits, y, **self.main_params)
+        s_feats = self._student(student, x)
+        value = self.main(s_feats[""], t_logits, y, **self.main_params)
         for (t, loss), adapter in zip(self.terms, self.adapters):
-            s, te = adapter(s_feats[t.student_layer or ""]), t_feats[t.teacher_layer or ""]
+            s, te = adapter(s_feats[t.student_layer or ""]), teacher_out[t.teacher_layer or ""]
             value = value + t.weight * (loss(s, te, y, **t.params) if loss.uses_labels else loss(s, te, **t.params))
         return value

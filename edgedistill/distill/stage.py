@@ -17,6 +17,7 @@ from ..artifacts import Artifact, receipt
 from ..data import Dataset, load_dataset
 from ..errors import ConfigError
 from ..models import build_model, count_params, save_weights
+from .cache import LiveOutputs, Stored, teacher_hash, teacher_outputs
 from .features import check_layer
 from .objective import Term
 from .teacher import teacher_tensors, train_or_load_teacher
@@ -53,25 +54,23 @@ def distill_all(recipe, cache_dir: Path | None, out: Path, reporter, source: str
     teacher, t_result, cached = train_or_load_teacher(recipe, ds, tensors, cache_dir, reporter, checkpoints)
     # what a student checkpoint depends on: the recipe's training sections and the teacher's exact weights
     fingerprint = {**recipe.model_dump(mode="json", include={"seed", "data", "student", "distill"}),
-                   "teacher_weights": _weights_hash(teacher)}
-    x_unl = torch.from_numpy(ds.x_unlabeled)
-    # Soft targets, once: the teacher is frozen (eval, no_grad), so its logits never change.
-    logits_lab, logits_unl = predict_logits(teacher, x), predict_logits(teacher, x_unl)
-    x_all, y_all = with_transfer(x, y, x_unl)
+                   "teacher_weights": teacher_hash(teacher)}
+    x_all, y_all = with_transfer(x, y, torch.from_numpy(ds.x_unlabeled))
+    out_all = _teacher_outputs(recipe, teacher, x_all, terms, ds.num_classes, cache_dir, reporter)
     kd, kd_params = recipe.distill.loss, recipe.distill.loss_params()
-    runs = {  # name → (inputs, labels, teacher logits, loss, params, extra terms, train config)
+    runs = {  # name → (inputs, labels, teacher outputs, loss, params, extra terms, train config)
         "scratch": (x, y, None, "cross_entropy", {}, (), recipe.student.train),
-        "distilled": (x, y, logits_lab, kd, kd_params, terms, recipe.student.train),
-        SHIPPED: (x_all, y_all, torch.cat([logits_lab, logits_unl]), kd, kd_params, terms,
-                  recipe.student.transfer_train),
+        "distilled": (x, y, out_all.head(len(x)),  # the labelled rows come first
+                       kd, kd_params, terms, recipe.student.train),
+        SHIPPED: (x_all, y_all, out_all, kd, kd_params, terms, recipe.student.transfer_train),
     }
     results, weights, models = {}, {}, {}
-    for name, (xs, ys, tl, loss, params, extra, cfg) in runs.items():
+    for name, (xs, ys, outputs, loss, params, extra, cfg) in runs.items():
         torch.manual_seed(recipe.seed + 1)  # the same initial student weights for all three runs
         model = build_model(recipe.student, ds.input_shape, ds.num_classes)
         results[name] = fit(model, xs, ys, cfg=cfg, loss=loss, loss_params=params, x_test=x_test, y_test=y_test,
-                            seed=recipe.seed + 1, label=f"student: {name}", reporter=reporter, teacher_logits=tl,
-                            terms=extra, teacher=teacher,
+                            seed=recipe.seed + 1, label=f"student: {name}", reporter=reporter, outputs=outputs,
+                            terms=extra,
                             checkpoints=checkpoints(f"student-{name}", fingerprint) if checkpoints else None)
         models[name] = model.eval()
         weights[name] = _save(model, out / f"student-{name}.safetensors", f"student-{name}.safetensors")
@@ -103,15 +102,18 @@ def _terms(recipe, ds, source: str) -> tuple[Term, ...]:
     return tuple(out)
 
 
-def _weights_hash(model: torch.nn.Module) -> str:
-    """sha256 over the state dict's names and bytes: changes whenever any weight does."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().contiguous().numpy().tobytes())
-    return h.hexdigest()
+def _teacher_outputs(recipe, teacher, x_all, terms, classes: int, cache_dir, reporter):
+    """Where the students read the teacher's outputs: the cache, or the teacher run on every batch."""
+    d = recipe.distill
+    stored = Stored(tuple(dict.fromkeys(t.teacher_layer for t in terms if t.teacher_layer)), d.cache_dtype,
+                    d.cache_top_k)
+    augmented = [k for k, c in (("student.train", recipe.student.train),
+                                ("student.transfer_train", recipe.student.transfer_train)) if c.augment]
+    if d.teacher_outputs == "live" or augmented:  # recipe.py refuses "cache" with augmentation
+        reason = f"inputs augmented on the fly ({', '.join(augmented)})" if augmented else "teacher_outputs = live"
+        reporter.info(f"teacher outputs: computed live on every batch ({reason})")
+        return LiveOutputs(teacher, stored.layers)
+    return teacher_outputs(teacher, x_all, stored, classes, cache_dir, reporter=reporter)
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:

@@ -1,8 +1,9 @@
 """The training loop: one screen, top to bottom. Used for the teacher and for every student.
 
-The teacher is *not* in this loop: its logits are computed once, in eval mode under no_grad
-(`teacher_logits`), before any student trains. That is both the frozen-teacher contract and
-the cheapest way to feed 36k transfer examples per epoch on a 2-core CPU.
+The teacher's outputs come in through `outputs.take(idx, x)` (distill/cache.py): rows of the
+teacher-output cache (computed once, in eval mode under no_grad, before any student trains — the
+cheapest way to feed 36k transfer examples per epoch on a 2-core CPU), or the frozen teacher
+run on the batch itself when inputs are augmented on the fly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from ..models import count_params
 from ..progress import Reporter
+from . import augment
 from .checkpoint import Checkpointer, Position
 from .losses import UNLABELED
 from .objective import Objective
@@ -57,23 +59,24 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,
-        label: str, reporter: Reporter, teacher_logits=None, terms=(), teacher=None,
+        label: str, reporter: Reporter, outputs=None, terms=(),
         checkpoints: Checkpointer | None = None) -> TrainResult:
-    """Train `model` in place on (x, y[, teacher_logits]); y == UNLABELED marks transfer rows.
+    """Train `model` in place on (x, y); y == UNLABELED marks transfer rows.
 
-    x: (N, L) float32; y: (N,) int64; teacher_logits: (N, C) or None. AdamW + one-cycle LR.
-    `terms` (objective.Term) add weighted feature/relation/embedding losses; they need `teacher`.
+    x: (N, …) inputs; y: (N,) int64; `outputs` gives the teacher's outputs of rows (None: no
+    teacher). AdamW + one-cycle LR; `cfg.augment` transforms each batch on the fly.
+    `terms` (objective.Term) add weighted feature/relation/embedding losses.
     `checkpoints` saves every few steps and, when resuming, restores the exact state first.
     """
     gen = seed_everything(seed)
-    objective = Objective(loss, loss_params, terms, teacher, model, x[:64])  # adapters, if any, live here
+    probe = torch.arange(min(64, len(x)))
+    objective = Objective(loss, loss_params, terms, model, x[probe],  # adapters, if any, live here
+                          outputs.take(probe, x[probe]) if terms else None)
     n, bs = len(x), cfg.batch_size
     steps_per_epoch = (n + bs - 1) // bs
     params = list(model.parameters()) + list(objective.parameters())  # student + adapters
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
-    if teacher_logits is None:  # losses share one signature; scratch training never reads these
-        teacher_logits = torch.zeros(n, 0)
     # where the loop stands: a restored checkpoint resumes mid-epoch, with that epoch's batch order
     at = checkpoints.restore(model, objective, opt, sched, gen) if checkpoints else None
     step, first_epoch = (at.step, at.epoch) if at else (0, 0)
@@ -86,7 +89,8 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
             total = at.total if resumed else 0.0
             for i in range(at.offset if resumed else 0, n, bs):
                 idx = order[i:i + bs]
-                value = objective(model, x[idx], y[idx], teacher_logits[idx])
+                xb = augment.apply(x[idx], cfg.augment)  # (b, …); the same rows as the teacher's outputs
+                value = objective(model, xb, y[idx], outputs.take(idx, xb) if outputs else {})
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()
