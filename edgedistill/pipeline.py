@@ -72,17 +72,8 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     reporter = reporter or Reporter()
     recipe, recipe_file = load_recipe(recipe_arg, overrides)
     checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
-    if resume and not out:
-        raise UsageError("--resume needs --out: the run folder the interrupted run was writing")
     out = Path(out) if out else default_out(recipe.name)
-    ckpt_root = checkpoint_root(out)
-    if resume and not ckpt_root.is_dir():
-        raise UsageError(f"nothing to resume: no checkpoints at {ckpt_root} — run without --resume")
-    if not resume and ckpt_root.is_dir():
-        if not force:
-            raise UsageError(f"{ckpt_root} holds checkpoints of an interrupted run — pass --resume to continue "
-                             "it, or --force to start over")
-        shutil.rmtree(ckpt_root)
+    ckpt_root = claim_checkpoints(out, resume, force)
     staging = claim_out(out, force)
     cache = (cache_dir or default_cache_dir()) if use_cache else None
     try:
@@ -111,6 +102,77 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     publish(staging, out, force)
     shutil.rmtree(ckpt_root, ignore_errors=True)  # the run is complete: nothing left to resume
     return RunResult(out, report, verdict)
+
+
+def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
+                 cache_dir: Path | None = None, use_cache: bool = True, resume: bool = False,
+                 checkpoint_every: int = 200) -> dict:
+    """The distill stage alone: teacher and students → weights + distill.json in the run folder.
+
+    Under torchrun (or `edgedistill distill --nproc N`) every process is a rank of one data-parallel
+    job (distill/ddp.py); only rank 0 writes. Returns the distill.json document.
+    """
+    import json
+    from dataclasses import asdict
+
+    from .artifacts import atomic_write_text
+    from .distill.ddp import finish, from_env
+    from .distill.stage import distill_all
+    from .recipe import load_recipe
+    from .resources import default_cache_dir
+
+    recipe, recipe_file = load_recipe(recipe_arg)
+    dist = from_env()
+    if dist.world > 1 and not use_cache:
+        raise UsageError("--no-cache cannot be used with several processes: the ranks share the teacher and "
+                         "its outputs through the cache")
+    if dist.world > 1 and out is None:
+        raise UsageError("several processes need --out (every rank must name the same run folder)")
+    reporter = (reporter or Reporter()) if dist.is_main else Reporter(quiet=True)
+    if dist.is_main:
+        out = Path(out) if out else default_out(recipe.name)
+        ckpt_root, staging = claim_checkpoints(out, resume, force), claim_out(out, force)
+    else:
+        ckpt_root, staging = checkpoint_root(Path(out)), None
+    try:
+        make = _checkpointer(ckpt_root, checkpoint_every, resume, force, reporter) if checkpoint_every else None
+        if make and not dist.is_main:  # the other ranks only read checkpoints, to resume from rank 0's
+            make = _checkpointer(ckpt_root, 0, True, force, reporter) if resume else None
+        start = time.perf_counter()
+        trained = distill_all(recipe, (cache_dir or default_cache_dir()) if use_cache else None, staging, reporter,
+                              str(recipe_file), make, dist)
+        doc = {"schema": "edgedistill.distill/1", "recipe": recipe.name, "recipe_sha256": recipe.section_hash(),
+               "processes": dist.world, "seconds": time.perf_counter() - start, "how": "measured",
+               "teacher": {**asdict(trained.teacher_result), "cached": trained.teacher_cached},
+               "students": {k: asdict(r) for k, r in trained.students.items()},
+               "weights": {k: a.path.name for k, a in trained.weights.items()}}
+        if dist.is_main:
+            atomic_write_text(staging / "distill.json", json.dumps(doc, indent=2))
+    except BaseException:
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        finish(dist)
+    if dist.is_main:
+        publish(staging, out, force)
+        shutil.rmtree(ckpt_root, ignore_errors=True)
+    return {**doc, "out": str(out)}
+
+
+def claim_checkpoints(out: Path | None, resume: bool, force: bool) -> Path:
+    """The run's checkpoint folder, after refusing a resume without checkpoints and a silent restart."""
+    if resume and not out:
+        raise UsageError("--resume needs --out: the run folder the interrupted run was writing")
+    ckpt_root = checkpoint_root(out)
+    if resume and not ckpt_root.is_dir():
+        raise UsageError(f"nothing to resume: no checkpoints at {ckpt_root} — run without --resume")
+    if not resume and ckpt_root.is_dir():
+        if not force:
+            raise UsageError(f"{ckpt_root} holds checkpoints of an interrupted run — pass --resume to continue "
+                             "it, or --force to start over")
+        shutil.rmtree(ckpt_root)
+    return ckpt_root
 
 
 def checkpoint_root(out: Path) -> Path:

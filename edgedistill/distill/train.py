@@ -18,6 +18,7 @@ from ..models import count_params
 from ..progress import Reporter
 from . import augment
 from .checkpoint import Checkpointer, Position
+from .ddp import SINGLE, Dist
 from .losses import UNLABELED
 from .objective import Objective
 
@@ -58,15 +59,27 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return (predict_logits(model, x).argmax(1) == y).double().mean().item()  # float64: exact like numpy's
 
 
+class _Step(torch.nn.Module):
+    """Student + objective as one module, so DDP averages the adapters' gradients with the student's."""
+
+    def __init__(self, student, objective):
+        super().__init__()
+        self.student, self.objective = student, objective
+
+    def forward(self, x, y, teacher_out):
+        return self.objective(self.student, x, y, teacher_out)
+
+
 def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,
         label: str, reporter: Reporter, outputs=None, terms=(),
-        checkpoints: Checkpointer | None = None) -> TrainResult:
+        checkpoints: Checkpointer | None = None, dist: Dist = SINGLE) -> TrainResult:
     """Train `model` in place on (x, y); y == UNLABELED marks transfer rows.
 
     x: (N, …) inputs; y: (N,) int64; `outputs` gives the teacher's outputs of rows (None: no
     teacher). AdamW + one-cycle LR; `cfg.augment` transforms each batch on the fly.
     `terms` (objective.Term) add weighted feature/relation/embedding losses.
     `checkpoints` saves every few steps and, when resuming, restores the exact state first.
+    With several ranks (`dist`), each trains on its slice of every global batch (distill/ddp.py).
     """
     gen = seed_everything(seed)
     probe = torch.arange(min(64, len(x)))
@@ -80,6 +93,8 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
     # where the loop stands: a restored checkpoint resumes mid-epoch, with that epoch's batch order
     at = checkpoints.restore(model, objective, opt, sched, gen) if checkpoints else None
     step, first_epoch = (at.step, at.epoch) if at else (0, 0)
+    saving = checkpoints is not None and dist.is_main  # other ranks only read checkpoints, to resume
+    train_step = dist.wrap(_Step(model, objective))  # DDP (several ranks) syncs gradients in backward
     start, last = time.perf_counter(), float("nan")
     with reporter.task(label, cfg.epochs) as advance:
         for epoch in range(first_epoch, cfg.epochs):
@@ -88,20 +103,21 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
             order = at.order if resumed else torch.randperm(n, generator=gen)
             total = at.total if resumed else 0.0
             for i in range(at.offset if resumed else 0, n, bs):
-                idx = order[i:i + bs]
+                idx = dist.shard(order[i:i + bs])  # this rank's rows of the global batch
                 xb = augment.apply(x[idx], cfg.augment)  # (b, …); the same rows as the teacher's outputs
-                value = objective(model, xb, y[idx], outputs.take(idx, xb) if outputs else {})
+                value = train_step(xb, y[idx], outputs.take(idx, xb) if outputs else {})
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()
                 sched.step()
                 total += value.item() * len(idx)
                 step += 1
-                if checkpoints and checkpoints.due(step):
+                if saving and checkpoints.due(step):
                     checkpoints.save(Position(step, epoch, i + bs, order, total), model, objective, opt, sched, gen)
-            last = total / n
+            dist.broadcast_buffers(model)  # every rank evaluates (and rank 0 saves) the same BatchNorm statistics
+            last = dist.sum(total)[0] / n  # every rank's rows (a resumed epoch counts rank 0's earlier ones)
             advance(epoch=epoch + 1, loss=last, test_acc=accuracy(model, x_test, y_test))
-    if checkpoints and not checkpoints.due(step) and (at is None or at.step != step):
+    if saving and not checkpoints.due(step) and (at is None or at.step != step):
         # the finished state too: resuming a later stage then skips this one instead of retraining it
         checkpoints.save(Position(step, cfg.epochs - 1, n, order, total), model, objective, opt, sched, gen)
     model.eval()
