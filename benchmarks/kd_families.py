@@ -4,6 +4,7 @@ test accuracy mean ± std, next to the teacher and the scratch student. All figu
 (torch, the 1,000-example test set, this host).
 
     .venv/bin/python benchmarks/kd_families.py [--seeds 0 1 2] [--families hinton dkd ...] [--json]
+                                               [--save results.json]   # kept after each run; reruns skip done ones
 
 Per seed, one teacher is trained (cached) and reused by every family: differences between rows
 are the loss's doing, not the teacher's. Several minutes per seed and family on 2 cores.
@@ -51,20 +52,25 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--families", nargs="+", choices=sorted(FAMILIES.values()), default=list(FAMILIES.values()))
     ap.add_argument("--json", action="store_true", help="print raw results as JSON")
+    ap.add_argument("--save", type=Path, help="write results here after every run; runs already in it are skipped")
     args = ap.parse_args()
     cache = Path(tempfile.mkdtemp(prefix="kd-families-"))  # private: teachers trained here, shared by families
-    results: dict[str, dict[int, dict]] = {}
+    saved = json.loads(args.save.read_text()) if args.save and args.save.exists() else {}
+    results: dict[str, dict[int, dict]] = {k: {int(s): r for s, r in v.items()} for k, v in saved.items()}
     start = time.time()
     for seed in args.seeds:
         for label, name in FAMILIES.items():
-            if name in args.families:
+            if name in args.families and seed not in results.get(label, {}):
                 results.setdefault(label, {})[seed] = r = run(name, seed, cache)
                 print(f"seed {seed} {name}: student {r['student']:.2f}% ({r['seconds']:.0f} s)", file=sys.stderr,
                       flush=True)
+                if args.save:
+                    args.save.write_text(json.dumps(results, indent=2))
     shutil.rmtree(cache, ignore_errors=True)
     if args.json:
         print(json.dumps({"results": results, "cpu": cpu(), "versions": versions("torch")}, indent=2))
         return 0
+    results = {label: results[label] for label in FAMILIES if label in results}  # the table's order
     first = next(iter(results.values()))
     print(f"Seeds {args.seeds}; {time.time() - start:.0f} s on {cpu()['model']} ({cpu()['logical_cores']} cores). "
           "Test accuracy of the shipped student (labelled + transfer set), measured, mean ± std over seeds:\n")
