@@ -21,48 +21,23 @@ DATASETS: Registry = Registry("dataset")
 NEEDS_PATH = {"npz": "file", "image_folder": "folder", "text_lines": "file"}  # name → what data.path names
 
 
-def _mnist1d(cfg, cache_dir):
-    from .mnist1d import load_mnist1d
+def _lazy(module: str, function: str):
+    """A dataset factory that imports `.module` only when called: validating a recipe never pays for it."""
 
-    return load_mnist1d(cfg, cache_dir)
+    def factory(cfg, cache_dir):
+        from importlib import import_module
 
+        return getattr(import_module(f".{module}", __name__), function)(cfg, cache_dir)
 
-def _digits(cfg, cache_dir):
-    from .arrays import load_digits
-
-    return load_digits(cfg, cache_dir)
-
-
-def _npz(cfg, cache_dir):
-    from .arrays import load_npz
-
-    return load_npz(cfg, cache_dir)
+    return factory
 
 
-def _image_folder(cfg, cache_dir):
-    from .files import load_image_folder
-
-    return load_image_folder(cfg, cache_dir)
-
-
-def _text_lines(cfg, cache_dir):
-    from .files import load_text_lines
-
-    return load_text_lines(cfg, cache_dir)
-
-
-def _imported(cfg, cache_dir):
-    from .imported import load_imported
-
-    return load_imported(cfg, cache_dir)
-
-
-DATASETS.register("mnist1d", _mnist1d)
-DATASETS.register("digits", _digits)
-DATASETS.register("npz", _npz)
-DATASETS.register("image_folder", _image_folder)
-DATASETS.register("text_lines", _text_lines)
-DATASETS.register("import", _imported)
+DATASETS.register("mnist1d", _lazy("mnist1d", "load_mnist1d"))
+DATASETS.register("digits", _lazy("arrays", "load_digits"))
+DATASETS.register("npz", _lazy("arrays", "load_npz"))
+DATASETS.register("image_folder", _lazy("files", "load_image_folder"))
+DATASETS.register("text_lines", _lazy("files", "load_text_lines"))
+DATASETS.register("import", _lazy("imported", "load_imported"))
 
 
 def load_dataset(cfg, cache_dir) -> Dataset:
