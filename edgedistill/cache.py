@@ -10,7 +10,8 @@ from . import __version__
 
 # The source files whose behaviour decides what a trained model looks like. Editing any of them
 # changes the key, so a cache can never hand back a teacher trained by different code.
-_TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "distill/train.py", "distill/losses.py",
+_TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "models/cnn2d.py", "models/mlp.py",
+                  "models/textcnn.py", "distill/train.py", "distill/losses.py",
                   "distill/feature_losses.py", "distill/kinds.py", "distill/features.py", "distill/objective.py",
                   "distill/teacher.py")
 

@@ -26,15 +26,24 @@ PosFloat = Annotated[float, Field(gt=0)]
 
 
 class DataConfig(Frozen):
-    name: str = "mnist1d"
-    samples: PosInt = 5000  # labelled examples generated; mnist1d keeps 80% for train, 20% for test
-    seed: int = 42  # mnist1d's own default seed
-    transfer_samples: Annotated[int, Field(ge=0)] = 40000  # unlabelled set; 80% of it is kept
+    name: str = "mnist1d"  # mnist1d | digits | npz | image_folder | text_lines | import
+    samples: PosInt = 5000  # mnist1d: labelled examples generated; 80% train, 20% test
+    seed: int = 42  # mnist1d's own default seed; for the other sources, the seed of the test split
+    transfer_samples: Annotated[int, Field(ge=0)] = 40000  # mnist1d: unlabelled set; 80% of it is kept
     transfer_seed: int = 1  # must differ from `seed`, or the transfer set repeats the train set
+    path: str | None = None  # npz file / image folder / text file, relative to the recipe file
+    factory: str | None = None  # name = "import": "package.module:function" returning a torch Dataset
+    unlabeled: str | None = None  # extra unlabelled inputs: .npz, image folder or text file (relative path)
+    unlabeled_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0  # share of the train split whose labels are dropped
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2  # held out when the source has no test split
+    num_classes: PosInt | None = None  # default: largest label + 1 (or the number of class folders / labels)
+    image_size: tuple[PosInt, PosInt] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
+    grayscale: bool = False  # images: 1 channel instead of RGB's 3
+    max_len: PosInt = 64  # text: UTF-8 bytes per example, cut or zero-padded
 
     @model_validator(mode="after")
     def _distinct_seeds(self):
-        if self.transfer_samples and self.transfer_seed == self.seed:
+        if self.name == "mnist1d" and self.transfer_samples and self.transfer_seed == self.seed:
             raise ValueError("transfer_seed must differ from seed (the transfer set would copy the train set)")
         return self
 
@@ -48,13 +57,19 @@ class TrainConfig(Frozen):
 
 
 class ModelConfig(Frozen):
-    arch: str = "cnn1d"
-    channels: tuple[PosInt, ...]
+    arch: str = "cnn1d"  # built-in family: cnn1d, cnn2d (images), mlp (any shape), textcnn (byte ids)
+    channels: tuple[PosInt, ...] = ()  # conv widths, one per block (depth = their count): cnn1d, cnn2d, textcnn
     kernel: PosInt = 3
+    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size
+    depth: Annotated[int, Field(ge=0)] = 2  # mlp: hidden layers
+    factory: str | None = None  # "package.module:function" building the model; replaces `arch` and its knobs
+    params: dict[str, int | float | str | bool] = {}  # keyword arguments for `factory`
 
 
 class TeacherConfig(ModelConfig):
-    train: TrainConfig
+    source: str = "train"  # train (in the run, cached) | import | torchscript | onnx | safetensors
+    path: str | None = None  # torchscript / onnx / safetensors file, relative to the recipe file
+    train: TrainConfig | None = None  # required for source = "train"; ignored otherwise
 
 
 class StudentConfig(ModelConfig):
@@ -154,9 +169,25 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     data = _read_with_base(path)
     if overrides:
         data = _merge(data, overrides)
-    recipe = config.validate(Recipe, data, str(path))
+    recipe = _resolve_user_files(config.validate(Recipe, data, str(path)), path)
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path
+
+
+def _resolve_user_files(recipe: Recipe, path: Path) -> Recipe:
+    """Data and teacher files named relative to the recipe become absolute; modules beside it importable."""
+    from .models.imports import add_search_path
+
+    if any((recipe.data.factory, recipe.teacher.factory, recipe.student.factory)):
+        add_search_path(path.parent)
+
+    def absolute(p: str | None) -> str | None:
+        return None if p is None else str((path.parent / Path(p).expanduser()).resolve())
+
+    data = recipe.data.model_copy(update={"path": absolute(recipe.data.path),
+                                          "unlabeled": absolute(recipe.data.unlabeled)})
+    teacher = recipe.teacher.model_copy(update={"path": absolute(recipe.teacher.path)})
+    return recipe.model_copy(update={"data": data, "teacher": teacher})
 
 
 def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:
@@ -196,12 +227,12 @@ def _check_names(recipe: Recipe, source: str) -> None:
     from .distill.kinds import loss_names
     from .export.presets import list_presets, load_preset
     from .models import MODELS
+    from .recipe_sources import built_from_family, check_sources
 
     losses = loss_names()
     checks = [("data.name", recipe.data.name, DATASETS.names()),
-              ("distill.loss", recipe.distill.loss, losses),
-              ("teacher.arch", recipe.teacher.arch, MODELS.names()),
-              ("student.arch", recipe.student.arch, MODELS.names())]
+              ("distill.loss", recipe.distill.loss, losses)]
+    checks += [(f"{role}.arch", cfg.arch, MODELS.names()) for role, cfg in built_from_family(recipe)]
     checks += [(f"distill.terms[{i}].loss", t.loss, losses) for i, t in enumerate(recipe.distill.terms)]
     checks += [(f"export.presets[{i}]", p, list_presets()) for i, p in enumerate(recipe.export.presets)
                if not p.endswith(".toml")]
@@ -213,6 +244,7 @@ def _check_names(recipe: Recipe, source: str) -> None:
         if value not in known:
             raise ConfigError(source, key, f"unknown name {value!r}", suggest(value, known))
     _check_terms(recipe, source)
+    check_sources(recipe, source)
     _check_augment(recipe, source)
 
 
@@ -223,6 +255,8 @@ def _check_augment(recipe: Recipe, source: str) -> None:
     tables = {"teacher.train": recipe.teacher.train, "student.train": recipe.student.train,
               "student.transfer_train": recipe.student.transfer_train}
     for key, train in tables.items():
+        if train is None:  # a pretrained teacher (teacher.source != "train") has no training table
+            continue
         for name in train.augment:
             if name not in NAMES:
                 raise ConfigError(source, f"{key}.augment.{name}", "unknown augmentation", suggest(name, NAMES))

@@ -1,29 +1,84 @@
 """Dataset registry. Each entry builds a `Dataset` from the recipe's [data] section.
 
 Filled explicitly here (no registration by import side effect); factories import their heavy
-dependencies lazily so that recipe validation stays fast.
+dependencies lazily so that recipe validation stays fast. Whatever the source, `load_dataset`
+then adds the recipe's extra unlabelled inputs (`data.unlabeled`: .npz, image folder or text
+file) and, with `data.unlabeled_fraction`, moves part of the training split into the transfer set.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputFileError
 from ..registry import Registry
 from .base import Dataset
 
 DATASETS: Registry = Registry("dataset")
+NEEDS_PATH = {"npz": "file", "image_folder": "folder", "text_lines": "file"}  # name → what data.path names
 
 
-def _mnist1d(cfg, cache_dir):
-    from .mnist1d import load_mnist1d
+def _lazy(module: str, function: str):
+    """A dataset factory that imports `.module` only when called: validating a recipe never pays for it."""
 
-    return load_mnist1d(cfg, cache_dir)
+    def factory(cfg, cache_dir):
+        from importlib import import_module
+
+        return getattr(import_module(f".{module}", __name__), function)(cfg, cache_dir)
+
+    return factory
 
 
-DATASETS.register("mnist1d", _mnist1d)
+DATASETS.register("mnist1d", _lazy("mnist1d", "load_mnist1d"))
+DATASETS.register("digits", _lazy("arrays", "load_digits"))
+DATASETS.register("npz", _lazy("arrays", "load_npz"))
+DATASETS.register("image_folder", _lazy("files", "load_image_folder"))
+DATASETS.register("text_lines", _lazy("files", "load_text_lines"))
+DATASETS.register("import", _lazy("imported", "load_imported"))
 
 
 def load_dataset(cfg, cache_dir) -> Dataset:
-    """Build the dataset named by `cfg.name` (a validated DataConfig)."""
-    return DATASETS.get(cfg.name)(cfg, cache_dir)
+    """Build the dataset named by `cfg.name` (a validated DataConfig), plus its extra unlabelled inputs."""
+    ds = DATASETS.get(cfg.name)(cfg, cache_dir)
+    if cfg.unlabeled:
+        extra = read_unlabeled(Path(cfg.unlabeled), cfg)
+        if extra.shape[1:] != ds.input_shape:
+            raise InputFileError(cfg.unlabeled, f"unlabelled inputs have shape {extra.shape[1:]}, the "
+                                                f"{cfg.name} data's {ds.input_shape}",
+                                 "give unlabelled inputs of the labelled data's kind and size")
+        ds = replace(ds, x_unlabeled=np.concatenate([ds.x_unlabeled, extra]))
+    if cfg.unlabeled_fraction:
+        ds = drop_labels(ds, cfg.unlabeled_fraction, cfg.seed)
+    return ds
 
 
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
+def read_unlabeled(path: Path, cfg) -> np.ndarray:
+    """Unlabelled inputs from a .npz file, a folder of images or a text file (one example per line)."""
+    from .base import inputs
+
+    if path.is_dir():
+        from .files import unlabeled_images
+
+        return unlabeled_images(path, cfg)
+    if path.suffix == ".npz":
+        from .arrays import unlabeled_npz
+
+        return inputs(unlabeled_npz(path), str(path), "unlabelled inputs")
+    from .files import unlabeled_text
+
+    return unlabeled_text(path, cfg)
+
+
+def drop_labels(ds: Dataset, fraction: float, seed: int) -> Dataset:
+    """Move `fraction` of the training split (seeded choice) to the unlabelled transfer set."""
+    order = np.random.default_rng(seed + 1).permutation(len(ds.x_train))
+    n = min(round(fraction * len(order)), len(order) - 1)  # keep ≥ 1 labelled row
+    moved, kept = np.sort(order[:n]), np.sort(order[n:])
+    return replace(ds, x_train=ds.x_train[kept], y_train=ds.y_train[kept],
+                   x_unlabeled=np.concatenate([ds.x_unlabeled, ds.x_train[moved]]))
+
+
+__all__ = ["DATASETS", "NEEDS_PATH", "Dataset", "load_dataset"]

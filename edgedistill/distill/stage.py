@@ -21,7 +21,7 @@ from .cache import LiveOutputs, Stored, teacher_hash, teacher_outputs
 from .ddp import SINGLE, Dist
 from .features import check_layer
 from .objective import Term
-from .teacher import teacher_tensors, train_or_load_teacher
+from .teacher import teacher_probe, teacher_tensors, train_or_load_teacher
 from .train import TrainResult, fit, predict_logits, with_transfer
 
 SHIPPED = "distilled_transfer"
@@ -93,7 +93,7 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
 def _terms(recipe, ds, source: str) -> tuple[Term, ...]:
     """The recipe's extra loss terms, with layer names checked against freshly built models."""
     probe = {"student": build_model(recipe.student, ds.input_shape, ds.num_classes),
-             "teacher": build_model(recipe.teacher, ds.input_shape, ds.num_classes)}
+             "teacher": teacher_probe(recipe, ds)}
     out = []
     for i, t in enumerate(recipe.distill.terms):
         for role in ("student", "teacher"):

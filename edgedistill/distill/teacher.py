@@ -1,13 +1,18 @@
-"""Train the teacher, or reuse the one cached under the same content key.
+"""The teacher: trained in the run (cached by content), or a pretrained one the recipe names.
 
-Key = (recipe [teacher] section, recipe seed, labelled-data content hash, training-code version).
+Trained (`source = "train"`, the default): key = (recipe [teacher] section, recipe seed,
+labelled-data content hash, training-code version[, the factory module's source hash]).
 A reused teacher reports the training time of the run that trained it, marked as cached.
 Weights are stored as safetensors (no pickle), with a small JSON receipt beside them.
+
+Pretrained (`import`, `torchscript`, `onnx`, `safetensors`; models/teachers.py): loaded, checked
+on two rows, evaluated on the test set and used as it is — never trained.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -15,17 +20,32 @@ from safetensors.torch import load_file
 
 from ..artifacts import atomic_write_text
 from ..cache import code_version, content_key
-from ..models import build_model, save_weights
+from ..models import build_model, count_params, save_weights
+from ..models.teachers import check_on_data, load_pretrained
 from .train import TrainResult, accuracy, fit
 
 
 def teacher_key(recipe, data_hash: str) -> str:
     """The cache key of the teacher this recipe and data would train."""
-    return content_key(recipe.teacher.model_dump(mode="json"), recipe.seed, data_hash, code_version())
+    parts = [recipe.teacher.model_dump(mode="json"), recipe.seed, data_hash, code_version()]
+    if recipe.teacher.factory:  # the user's module is training code too
+        from ..models.imports import module_file_hash
+
+        parts.append(module_file_hash(recipe.teacher.factory))
+    return content_key(*parts)
+
+
+def teacher_probe(recipe, ds) -> torch.nn.Module:
+    """A module with the teacher's layer names, for checking `teacher_layer` before any training."""
+    if recipe.teacher.source == "train":
+        return build_model(recipe.teacher, ds.input_shape, ds.num_classes)
+    return load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
 
 
 def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter, checkpoints=None):
     """Return (teacher in eval mode, TrainResult, cached: bool)."""
+    if recipe.teacher.source != "train":
+        return _pretrained(recipe, ds, tensors, reporter)
     x, y, x_test, y_test = tensors
     torch.manual_seed(recipe.seed)  # initial weights depend on the recipe's seed only
     model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
@@ -50,6 +70,21 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter,
         # result.json is written last and atomically: its presence marks a complete entry.
         atomic_write_text(folder / "result.json", json.dumps(result.__dict__, indent=2))
     return model.eval(), result, False
+
+
+def _pretrained(recipe, ds, tensors, reporter):
+    """Load the recipe's pretrained teacher, check it on the data and measure its test accuracy."""
+    cfg = recipe.teacher
+    start = time.perf_counter()
+    model = load_pretrained(cfg, ds.input_shape, ds.num_classes)
+    check_on_data(model, ds.x_test, ds.num_classes, cfg.path or cfg.factory)
+    _, _, x_test, y_test = tensors
+    acc = accuracy(model, x_test, y_test)
+    # not trained here: no epochs or steps; `seconds` is what loading and evaluating took
+    result = TrainResult("teacher", acc, count_params(model), 0, 0, 0, time.perf_counter() - start, float("nan"))
+    reporter.info(f"teacher: {cfg.source} {cfg.path or cfg.factory} (loaded, not trained; "
+                  f"test accuracy {acc:.2%})")
+    return model, result, False
 
 
 def teacher_tensors(ds):

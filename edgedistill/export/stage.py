@@ -28,7 +28,9 @@ class Exported:
 def _onnx(model, input_shape, path: Path, preset, metadata: dict) -> dict:
     from .onnx import describe, export_onnx
 
-    meta = export_onnx(model, input_shape, path, preset.opset, preset.dynamic_axes)
+    write = getattr(model, "write_onnx", None)  # a pretrained ONNX / TorchScript teacher writes its own file
+    meta = write(path, preset.opset) if write else export_onnx(model, input_shape, path, preset.opset,
+                                                               preset.dynamic_axes)
     if preset.optimization == "basic":
         from .ortfiles import optimize_offline
 

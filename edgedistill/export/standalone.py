@@ -71,7 +71,12 @@ def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = 
     if not student_path.is_file():
         raise InputFileError(str(student_path), "no such file", "pass a complete run folder")
     ds = load_dataset(recipe.data, cache_dir or default_cache_dir())
-    teacher = _load(recipe.teacher, teacher_path, ds) if teacher_path and teacher_path.is_file() else None
+    if recipe.teacher.source != "train":  # a pretrained teacher: load it from where the recipe names it
+        from ..models.teachers import load_pretrained
+
+        teacher = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
+    else:
+        teacher = _load(recipe.teacher, teacher_path, ds) if teacher_path and teacher_path.is_file() else None
     return Checkpoint(recipe, _load(recipe.student, student_path, ds), teacher, ds, path)
 
 

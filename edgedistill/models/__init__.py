@@ -1,14 +1,23 @@
 """Teacher/student registry: `MODELS.get(arch)(cfg, input_shape, num_classes) -> nn.Module`.
 
 Filled here, explicitly; factories import torch lazily so recipe validation and
-`edgedistill --help` never pay for it.
+`edgedistill --help` never pay for it. A recipe may instead name its own factory
+(`factory = "package.module:function"`, see imports.py); pretrained teachers given as files
+load through teachers.py.
 """
 
 from __future__ import annotations
 
+from ..errors import ConfigError
 from ..registry import Registry
 
 MODELS: Registry = Registry("model architecture")
+# what each built-in family takes: "signal" (L,), "image" (C, H, W), "any"
+INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any"}
+NEEDS_CHANNELS = frozenset({"cnn1d", "cnn2d", "textcnn"})
+# where a teacher comes from (teachers.py loads all but "train"); hookless ones give outputs only
+TEACHER_SOURCES = ("train", "import", "torchscript", "onnx", "safetensors")
+HOOKLESS = frozenset({"onnx", "torchscript"})
 
 
 def _cnn1d(cfg, input_shape, num_classes):
@@ -17,12 +26,54 @@ def _cnn1d(cfg, input_shape, num_classes):
     return CNN1d(input_shape[-1], num_classes, cfg.channels, cfg.kernel)
 
 
+def _cnn2d(cfg, input_shape, num_classes):
+    from .cnn2d import CNN2d
+
+    return CNN2d(input_shape[0], num_classes, cfg.channels, cfg.kernel)
+
+
+def _mlp(cfg, input_shape, num_classes):
+    from .mlp import MLP
+
+    return MLP(input_shape, num_classes, cfg.width, cfg.depth)
+
+
+def _textcnn(cfg, input_shape, num_classes):
+    from .textcnn import TextCNN
+
+    return TextCNN(num_classes, cfg.channels, cfg.kernel, cfg.width)
+
+
 MODELS.register("cnn1d", _cnn1d)
+MODELS.register("cnn2d", _cnn2d)
+MODELS.register("mlp", _mlp)
+MODELS.register("textcnn", _textcnn)
 
 
 def build_model(cfg, input_shape, num_classes):
-    """Instantiate the architecture named by `cfg.arch` (a validated ModelConfig)."""
-    return MODELS.get(cfg.arch)(cfg, input_shape, num_classes)
+    """Instantiate `cfg.factory` (an import path) or the built-in family `cfg.arch` (a validated ModelConfig)."""
+    role = "teacher" if hasattr(cfg, "source") else "student"
+    if cfg.factory:
+        from .imports import ImportSpecError, call_factory, load_callable
+
+        try:
+            fn = load_callable(cfg.factory)
+        except ImportSpecError as exc:
+            raise ConfigError("recipe", f"{role}.factory", *exc.args) from None
+        return call_factory(fn, dict(cfg.params), input_shape=tuple(input_shape), num_classes=num_classes)
+    check_input(cfg.arch, tuple(input_shape), f"{role}.arch")
+    return MODELS.get(cfg.arch)(cfg, tuple(input_shape), num_classes)
+
+
+def check_input(arch: str, input_shape: tuple, key: str, source: str = "recipe") -> None:
+    """ConfigError when a built-in family cannot take the data's input shape (e.g. cnn1d on images)."""
+    want = INPUTS.get(arch, "any")
+    if (want == "signal" and len(input_shape) != 1) or (want == "image" and len(input_shape) != 3):
+        rank = {1: "signal", 3: "image"}.get(len(input_shape))
+        fits = sorted(a for a, w in INPUTS.items() if w in ("any", rank))
+        shape = "(L,)" if want == "signal" else "(C, H, W)"
+        raise ConfigError(source, key, f"{arch} takes inputs of shape {shape}, the data's are {input_shape}",
+                          f"use one of: {', '.join(fits)}")
 
 
 def save_weights(model, path) -> None:
@@ -37,8 +88,11 @@ def save_weights(model, path) -> None:
 
 
 def count_params(model) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of parameters, frozen ones included (an ONNX teacher: the elements of its initializers)."""
+    fixed = getattr(model, "param_count", None)
+    if fixed is not None:
+        return fixed
+    return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["MODELS", "build_model", "count_params", "save_weights"]
+__all__ = ["MODELS", "build_model", "check_input", "count_params", "save_weights"]

@@ -1,0 +1,70 @@
+"""User code named by an import path, `package.module:function` — an explicit, documented choice.
+
+A recipe can name a factory for a teacher, a student or a dataset. Nothing else in a recipe runs
+code: the factory is imported (from the recipe's folder, the current directory or PYTHONPATH) and
+called with the keyword arguments its signature asks for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+from pathlib import Path
+
+SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class ImportSpecError(ValueError):
+    """A factory spec that is malformed, cannot be imported or is not callable: (problem, fix)."""
+
+
+def add_search_path(folder: Path) -> None:
+    """Make modules beside a recipe importable; appended, so it never shadows an installed package."""
+    for p in (str(Path(folder).resolve()), str(Path.cwd())):
+        if p not in sys.path:
+            sys.path.append(p)
+
+
+def load_callable(spec: str):
+    """`pkg.mod:attr[.attr]` → the callable it names; ImportSpecError(problem, fix) otherwise."""
+    if not SPEC.match(spec):
+        raise ImportSpecError(f"{spec!r} is not an import path", 'write "package.module:function"')
+    module_name, attr = spec.split(":")
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportSpecError(f"cannot import {module_name!r} ({exc.__class__.__name__}: {exc})",
+                              "put the module beside the recipe or on PYTHONPATH") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            known = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
+            from ..registry import suggest
+
+            raise ImportSpecError(f"{module_name!r} has no attribute {attr!r}", suggest(part, known))
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ImportSpecError(f"{spec!r} is not callable", "name a function or class")
+    return obj
+
+
+def call_factory(fn, params: dict, **offered):
+    """Call `fn(**params)` plus those `offered` keywords (input_shape, num_classes) its signature accepts."""
+    try:
+        sig = inspect.signature(fn)
+        takes_all = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        extra = {k: v for k, v in offered.items() if takes_all or k in sig.parameters}
+    except (TypeError, ValueError):  # builtins without a signature: pass only the recipe's params
+        extra = {}
+    return fn(**{**extra, **params})
+
+
+def module_file_hash(spec: str) -> str:
+    """sha256 of the source file that defines a factory ("" when it has none): part of cache keys,
+    so editing the user's module invalidates what it trained."""
+    import hashlib
+
+    module = sys.modules.get(spec.split(":")[0]) or importlib.import_module(spec.split(":")[0])
+    path = getattr(module, "__file__", None)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""

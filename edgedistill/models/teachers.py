@@ -1,0 +1,174 @@
+"""Pretrained teachers from outside the run, each handed on as an eval-mode `nn.Module`.
+
+    source        loads                                          layer hooks (feature terms)
+    import        factory(...) → a ready nn.Module (user code)   yes
+    safetensors   `arch` or `factory`, then the weights file     yes
+    torchscript   torch.jit.load — a program, trust it as code   no (ScriptModules take no hooks)
+    onnx          an onnxruntime session run inside forward      no (outputs only, never gradients)
+
+Teachers without torch weights expose `content_hash` (sha256 of the file's bytes) for cache keys.
+Safetensors and ONNX files cannot run code; a TorchScript archive is a program (PyTorch's
+SECURITY.md: treat it like code from its provider), so loading one is the user's explicit choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InputFileError
+
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class OnnxTeacher(nn.Module):
+    """An ONNX file run by onnxruntime (CPU) in forward: (B, *input) tensor → (B, C) float32 tensor, no grad."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        import onnx
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        data = self.path.read_bytes()
+        self.content_hash = hashlib.sha256(data).hexdigest()
+        try:
+            graph = onnx.load_from_string(data).graph
+            self._sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # protobuf or onnxruntime: one line is enough to see which
+            raise InputFileError(str(path), f"not a loadable ONNX model ({str(exc).splitlines()[0][:200]})",
+                                 "export the teacher again with torch.onnx.export") from None
+        inputs = self._sess.get_inputs()
+        if len(inputs) != 1:
+            raise InputFileError(str(path), f"the model has {len(inputs)} inputs; a teacher takes one batch tensor")
+        self._input = inputs[0]
+        if isinstance(self._input.shape[0], int):
+            raise InputFileError(str(path), f"the batch axis is fixed to {self._input.shape[0]}",
+                                 "export with a dynamic batch axis (dynamic_axes={'input': {0: 'batch'}})")
+        self._dtype = _ORT_TYPES.get(self._input.type, np.float32)
+        self.param_count = sum(int(np.prod(t.dims)) for t in graph.initializer)  # weights, for the report
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # onnxruntime is outside autograd: the output never carries a gradient back to the teacher
+        feed = {self._input.name: x.detach().cpu().numpy().astype(self._dtype, copy=False)}
+        return torch.from_numpy(np.asarray(self._sess.run(None, feed)[0], dtype=np.float32))
+
+    def write_onnx(self, path: Path, opset: int) -> dict:
+        """The teacher's ONNX file for the benchmarks is the user's file itself, byte for byte."""
+        from ..export.onnx import describe
+
+        shutil.copyfile(self.path, path)
+        return describe(path)
+
+
+class ScriptTeacher(nn.Module):
+    """A TorchScript archive (torch.jit.load) wrapped so it is an ordinary submodule with a content hash."""
+
+    def __init__(self, path: Path, input_shape: tuple[int, ...]):
+        super().__init__()
+        self.path, self.content_hash, self.input_shape = Path(path), file_hash(path), tuple(input_shape)
+        try:
+            with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript in favour of torch.export
+                warnings.simplefilter("ignore")
+                self.model = torch.jit.load(str(path), map_location="cpu")
+        except Exception as exc:
+            raise InputFileError(str(path), f"not a TorchScript archive ({str(exc).splitlines()[0][:200]})",
+                                 "save it with torch.jit.save(torch.jit.script(model), path)") from None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def write_onnx(self, path: Path, opset: int) -> dict:
+        """torch.export cannot trace a ScriptModule; the TorchScript-based exporter can."""
+        import contextlib
+        import io
+
+        from ..export.onnx import describe
+
+        example = torch.zeros(2, *self.input_shape)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(self.model, (example,), str(path), dynamo=False, input_names=["input"],
+                              output_names=["logits"], opset_version=min(opset, 18),
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+        return describe(path)
+
+
+def load_pretrained(cfg, input_shape, num_classes: int) -> nn.Module:
+    """The teacher a [teacher] section with source != "train" names, in eval mode (not yet checked on data)."""
+    path = Path(cfg.path) if cfg.path else None
+    if cfg.source == "onnx":
+        model = OnnxTeacher(path)
+    elif cfg.source == "torchscript":
+        model = ScriptTeacher(path, input_shape)
+    elif cfg.source == "safetensors":
+        from . import build_model
+
+        model = build_model(cfg, input_shape, num_classes)
+        _load_weights(model, path, cfg)
+    elif cfg.source == "import":
+        from . import build_model
+
+        model = build_model(cfg, input_shape, num_classes)
+    else:
+        raise ValueError(f"teacher source {cfg.source!r} is trained, not loaded")
+    if not isinstance(model, nn.Module):
+        raise ConfigError("recipe", "teacher.factory", f"returned {type(model).__name__}, not a torch nn.Module",
+                          "return the model itself (weights loaded)")
+    return model.eval()
+
+
+def _load_weights(model: nn.Module, path: Path, cfg) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputFileError(str(path), f"not a safetensors file ({str(exc)[:120]})",
+                             "save with safetensors.torch.save_file(model.state_dict(), path)") from None
+    missing, unexpected = _diff(model.state_dict(), state)
+    if missing or unexpected:
+        what = cfg.factory or f"teacher.arch {cfg.arch!r}"
+        raise InputFileError(str(path), f"weights do not fit {what}: missing {missing[:3]}, "
+                                        f"unexpected {unexpected[:3]}",
+                             "set teacher.arch/channels (or teacher.factory) to the architecture they came from")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # same names, other shapes
+        raise InputFileError(str(path), f"weights do not fit: {str(exc).splitlines()[-1].strip()[:200]}",
+                             "set the teacher's size knobs to those it was trained with") from None
+
+
+def _diff(expected: dict, got: dict) -> tuple[list, list]:
+    return sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+
+
+def check_on_data(model: nn.Module, x: np.ndarray, num_classes: int, where: str) -> None:
+    """A teacher must map (B, *input_shape) float32 to logits (B, num_classes): tried on two rows."""
+    probe = torch.from_numpy(np.ascontiguousarray(x[:2]))
+    try:
+        with torch.no_grad():
+            out = model(probe)
+    except Exception as exc:
+        raise InputFileError(where, f"the teacher fails on a batch of shape {tuple(probe.shape)} float32: "
+                                    f"{str(exc).strip().splitlines()[0][:200]}",
+                             "give a teacher for this data's input shape") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(probe), num_classes):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise InputFileError(where, f"the teacher returns {got} for a batch of {len(probe)}; logits "
+                                    f"({len(probe)}, {num_classes}) expected (the data has {num_classes} classes)",
+                             "set data.num_classes, or give a teacher whose output is one logit per class")

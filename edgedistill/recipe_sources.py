@@ -1,0 +1,110 @@
+"""Recipe checks for bring-your-own data, teacher and student: which keys each source needs,
+that named files exist and that named factories import — all before any training starts.
+
+Each miss is one ConfigError naming the recipe file, the key path and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ConfigError
+from .registry import suggest
+
+FILE_SOURCES = ("torchscript", "onnx", "safetensors")  # teacher sources read from `teacher.path`
+
+
+def check_sources(recipe, source: str) -> None:
+    """Raise ConfigError for the first missing, misplaced or unresolvable data/teacher/student setting."""
+    from .models import TEACHER_SOURCES as SOURCES
+
+    if recipe.teacher.source not in SOURCES:
+        raise ConfigError(source, "teacher.source", f"unknown teacher source {recipe.teacher.source!r}",
+                          suggest(recipe.teacher.source, SOURCES))
+    _check_data(recipe.data, source)
+    _check_teacher(recipe, source)
+    for role in ("teacher", "student"):
+        if getattr(recipe, role).factory:
+            _check_factory(source, f"{role}.factory", getattr(recipe, role).factory)
+    for role, cfg in built_from_family(recipe):
+        _check_family(source, role, cfg)
+
+
+def built_from_family(recipe):
+    """(role, config) of the models built from a built-in family (not a factory, not a model file)."""
+    if recipe.teacher.source in ("train", "safetensors") and not recipe.teacher.factory:
+        yield "teacher", recipe.teacher
+    if not recipe.student.factory:
+        yield "student", recipe.student
+
+
+def _needs(source: str, key: str, value, needed: bool, why: str, example: str) -> None:
+    """A key some sources require and the others must not carry (it would be silently ignored)."""
+    if needed and value is None:
+        raise ConfigError(source, key, f"required for {why}", example)
+    if not needed and value is not None:
+        raise ConfigError(source, key, f"not used for {why}", "remove it")
+
+
+def _check_data(d, source: str) -> None:
+    from .data import NEEDS_PATH
+
+    why = f"data name {d.name!r}"
+    _needs(source, "data.path", d.path, d.name in NEEDS_PATH, why, 'path = "my-data.npz" (relative to the recipe)')
+    _needs(source, "data.factory", d.factory, d.name == "import", why, 'factory = "my_package.data:make_dataset"')
+    if d.path:
+        _check_path(source, "data.path", d.path, NEEDS_PATH[d.name])
+    if d.unlabeled:
+        _check_path(source, "data.unlabeled", d.unlabeled, "file or folder")
+    if d.factory:
+        _check_factory(source, "data.factory", d.factory)
+
+
+def _check_teacher(recipe, source: str) -> None:
+    t = recipe.teacher
+    why = f"teacher source {t.source!r}"
+    _needs(source, "teacher.path", t.path, t.source in FILE_SOURCES, why, f'path = "teacher.{t.source}"')
+    if t.path:
+        _check_path(source, "teacher.path", t.path, "file")
+    if t.source == "import" and not t.factory:
+        raise ConfigError(source, "teacher.factory", f"required for {why}", 'factory = "my_package.models:teacher"')
+    if t.source in ("torchscript", "onnx") and t.factory:
+        raise ConfigError(source, "teacher.factory", f"not used for {why} (the file holds the model)", "remove it")
+    if t.source == "train" and t.train is None:
+        raise ConfigError(source, "teacher.train", "required for teacher source 'train' (the teacher is trained "
+                                                   "in the run)", "add [teacher.train] with epochs and lr, or set "
+                                                                  "teacher.source to load a pretrained teacher")
+    from .models import HOOKLESS
+
+    for i, term in enumerate(recipe.distill.terms):
+        if t.source in HOOKLESS and term.teacher_layer:
+            kind = "ONNX" if t.source == "onnx" else "TorchScript"
+            raise ConfigError(source, f"distill.terms[{i}].teacher_layer",
+                              f"{kind} teachers support response/embedding losses only (no named layers to hook)",
+                              "compare outputs (remove student_layer/teacher_layer), or give the teacher as "
+                              "safetensors + arch/factory")
+
+
+def _check_path(source: str, key: str, value: str, kind: str) -> None:
+    p = Path(value)
+    if not p.exists():
+        raise ConfigError(source, key, f"no such {kind}: {value}", "paths are relative to the recipe file")
+    if (kind == "file" and not p.is_file()) or (kind == "folder" and not p.is_dir()):
+        raise ConfigError(source, key, f"{value} is not a {kind}", f"name a {kind}")
+
+
+def _check_factory(source: str, key: str, spec: str) -> None:
+    from .models.imports import ImportSpecError, load_callable
+
+    try:
+        load_callable(spec)
+    except ImportSpecError as exc:
+        raise ConfigError(source, key, *exc.args) from None
+
+
+def _check_family(source: str, role: str, cfg) -> None:
+    from .models import NEEDS_CHANNELS
+
+    if cfg.arch in NEEDS_CHANNELS and not cfg.channels:
+        raise ConfigError(source, f"{role}.channels", f"{cfg.arch} needs its conv widths (one per block)",
+                          "e.g. channels = [8, 16]")
