@@ -13,7 +13,7 @@ from . import __version__
 _TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "models/cnn2d.py", "models/mlp.py",
                   "models/textcnn.py", "distill/train.py", "distill/losses.py",
                   "distill/feature_losses.py", "distill/kinds.py", "distill/features.py", "distill/objective.py",
-                  "distill/teacher.py")
+                  "distill/teacher.py", "distill/augment.py", "distill/ddp.py")
 
 
 def code_version() -> str:
