@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from .. import config
 from ..config import Frozen
 from ..errors import ConfigError
+from ..recipe import Recipe
 from ..registry import suggest
 
 KINDS = ("charlm",)
@@ -90,12 +91,7 @@ class LMRecipe(Frozen):
                              f"({self.data.context}): the teacher must write at least one character")
         return self
 
-    def section_hash(self, *sections: str) -> str:
-        """Content hash of the named sections (or the whole recipe)."""
-        from ..cache import content_key
-
-        dump = self.model_dump(mode="json")
-        return content_key({s: dump[s] for s in sections} if sections else dump)
+    section_hash = Recipe.section_hash  # content hash of the named sections (or the whole recipe)
 
 
 def validate_kind(data: dict, source: str) -> LMRecipe:

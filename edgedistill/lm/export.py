@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import StageError
-from ..export.onnx import describe, strip_debug_metadata
+from ..export.onnx import checked_single_file
 from ..progress import silenced
 from ..results import Figure
 
@@ -23,8 +23,6 @@ INPUT, OUTPUT = "input", "logits"
 
 def export_lm(model: torch.nn.Module, context: int, path: Path, opset: int) -> dict:
     """Write `model` as ONNX: input (1, context) int64 ids → logits (1, context, V). Returns describe()."""
-    import onnx
-
     example = torch.zeros(1, context, dtype=torch.int64)
     try:
         with silenced():  # the exporter's chatter; our Reporter is the only progress a user sees
@@ -32,12 +30,7 @@ def export_lm(model: torch.nn.Module, context: int, path: Path, opset: int) -> d
                               opset_version=opset, dynamo=True, external_data=False, optimize=True)
     except Exception as exc:
         raise StageError(f"ONNX export of {path.name} failed: {str(exc).splitlines()[0]}") from exc
-    side = path.with_name(path.name + ".data")
-    if side.exists():
-        raise StageError(f"{path.name}: exporter wrote external data {side.name}; refusing a two-file model")
-    m = strip_debug_metadata(path)
-    onnx.checker.check_model(m, full_check=True)
-    return describe(m)
+    return checked_single_file(path)
 
 
 def parity(model: torch.nn.Module, path: Path, val: torch.Tensor, windows: int = 16) -> dict:
