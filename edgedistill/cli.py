@@ -59,6 +59,10 @@ def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
                           use_cache=not no_cache, resume=resume, checkpoint_every=checkpoint_every)
     if as_json:
         click.echo(json.dumps(result.report, indent=2, default=str))
+    elif result.report.get("kind") == "charlm":  # perplexity table instead of the classifier tables
+        from .lm.report import print_run as print_lm_run
+
+        print_lm_run(result.report, result.out)
     else:
         from .console import print_run
 
@@ -260,6 +264,9 @@ def report(run_dir, markdown, compare, as_json, plot):
     from .report import markdown as render
 
     rep = read_report(run_dir)
+    if rep.get("kind") == "charlm":  # a char-LM run folder (edgedistill/lm)
+        from .lm.report import markdown as render
+        from .lm.report import print_run
     click.echo(render(rep)) if markdown else print_run(rep, run_dir)
     return EXIT_PASS
 

@@ -66,11 +66,15 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     steps (0: never); `resume` continues an interrupted run from them, bit for bit.
     """
     from . import report as report_mod
-    from .recipe import load_recipe
+    from .recipe import load_any_recipe
     from .resources import default_cache_dir
 
     reporter = reporter or Reporter()
-    recipe, recipe_file = load_recipe(recipe_arg, overrides)
+    recipe, recipe_file = load_any_recipe(recipe_arg, overrides)
+    if getattr(recipe, "kind", None) == "charlm":  # a language-model recipe: its own stages (edgedistill/lm)
+        from .lm.pipeline import run_charlm
+
+        return run_charlm(recipe, recipe_file, out, force, reporter, cache_dir, use_cache, resume)
     checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
     out = Path(out) if out else default_out(recipe.name)
     ckpt_root = claim_checkpoints(out, resume, force)

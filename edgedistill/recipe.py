@@ -169,6 +169,9 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     data = _read_with_base(path)
     if overrides:
         data = _merge(data, overrides)
+    if "kind" in data:  # a language-model recipe (edgedistill/lm): its own schema, read by load_any_recipe
+        raise ConfigError(str(path), "kind", f"a {data['kind']!r} recipe has no classifier stages",
+                          "run it with `edgedistill run`")
     recipe = _resolve_user_files(config.validate(Recipe, data, str(path)), path)
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path
@@ -188,6 +191,17 @@ def _resolve_user_files(recipe: Recipe, path: Path) -> Recipe:
                                           "unlabeled": absolute(recipe.data.unlabeled)})
     teacher = recipe.teacher.model_copy(update={"path": absolute(recipe.teacher.path)})
     return recipe.model_copy(update={"data": data, "teacher": teacher})
+
+
+def load_any_recipe(name_or_path: str | Path | None = None, overrides: dict | None = None):
+    """A distillation Recipe, or, when the file sets a top-level `kind` (e.g. "charlm"), that kind's recipe."""
+    path = recipe_path(name_or_path)
+    data = _merge(_read_with_base(path), overrides or {})
+    if "kind" not in data:
+        return load_recipe(path, overrides)
+    from .lm.config import validate_kind  # edgedistill/lm: language-model recipes
+
+    return validate_kind(data, str(path)), path
 
 
 def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:

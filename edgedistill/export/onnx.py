@@ -51,6 +51,11 @@ def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path
         raise StageError(f"ONNX export of {path.name} failed: {str(exc).splitlines()[0]}") from exc
     finally:
         exporter_log.setLevel(level)
+    return checked_single_file(path)
+
+
+def checked_single_file(path: Path) -> dict:
+    """After torch.onnx.export: refuse external data, strip debug metadata, full check; return describe()."""
     side = path.with_name(path.name + ".data")
     if side.exists():
         raise StageError(f"{path.name}: exporter wrote external data {side.name}; refusing a two-file model")
