@@ -16,11 +16,11 @@ _TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "models/cnn2d.py", "m
                   "distill/teacher.py", "distill/augment.py", "distill/ddp.py")
 
 
-def code_version() -> str:
-    """Package version plus a hash of the training code."""
+def code_version(files: tuple[str, ...] = _TRAINING_CODE) -> str:
+    """Package version plus a hash of the training code (`files`, relative to the package)."""
     h = hashlib.sha256(__version__.encode())
     root = Path(__file__).resolve().parent
-    for rel in _TRAINING_CODE:
+    for rel in files:
         h.update((root / rel).read_bytes())
     return h.hexdigest()
 

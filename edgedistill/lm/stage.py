@@ -11,7 +11,6 @@ computed once, so no gradient can reach it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..artifacts import Artifact, atomic_write_text, receipt
-from ..cache import content_key
+from ..cache import code_version, content_key
 from ..models import save_weights
 from .corpus import Corpus, decode, load_corpus, windows
 from .generate import masked_targets, teacher_samples
@@ -28,7 +27,7 @@ from .model import CharGPT, build_lm
 from .train import LMResult, Soft, fit, teacher_logits, val_loss
 
 STUDENTS = ("scratch", "word", "sequence")
-_CODE = ("corpus.py", "model.py", "train.py")  # what decides a trained teacher's weights
+_CODE = ("lm/corpus.py", "lm/model.py", "lm/train.py")  # what decides a trained teacher's weights
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def _teacher(recipe, corpus: Corpus, train, val, cache_dir: Path | None, reporte
     torch.manual_seed(recipe.seed)
     model = build_lm(recipe.teacher, recipe.data.context)
     key = content_key(recipe.teacher.model_dump(mode="json"), recipe.data.model_dump(mode="json"), recipe.seed,
-                      corpus.sha256, code_version(), torch.__version__)
+                      corpus.sha256, code_version(_CODE), torch.__version__)
     folder = Path(cache_dir) / "lm-teachers" / key[:24] if cache_dir else None
     if folder and (folder / "result.json").exists():
         model.load_state_dict(load_file(folder / "teacher.safetensors"))
@@ -101,16 +100,6 @@ def _teacher(recipe, corpus: Corpus, train, val, cache_dir: Path | None, reporte
         save_weights(model, folder / "teacher.safetensors")
         atomic_write_text(folder / "result.json", json.dumps(result.to_json(), indent=2))  # last: marks complete
     return model.eval(), result, False
-
-
-def code_version() -> str:
-    """Hash of the char-LM training code: editing it retires every cached teacher."""
-    from .. import __version__
-
-    h = hashlib.sha256(__version__.encode())
-    for name in _CODE:
-        h.update((Path(__file__).parent / name).read_bytes())
-    return h.hexdigest()
 
 
 def _save(model: torch.nn.Module, path: Path, label: str) -> Artifact:
