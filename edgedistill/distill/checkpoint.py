@@ -14,7 +14,6 @@ instead of silently starting again from scratch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..artifacts import sha256_path
 from ..errors import InputFileError, UsageError
 
 STATE, META = "state.safetensors", "meta.json"
@@ -72,7 +72,7 @@ class Checkpointer:
                 "param_groups": opt_sd["param_groups"], "scheduler": sched.state_dict(),
                 "rng_numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
                 "rng_python": _jsonable(random.getstate()), "fingerprint": self.fingerprint,
-                "sha256": _sha256(tmp / STATE)}
+                "sha256": sha256_path(tmp / STATE)}
         (tmp / META).write_text(json.dumps(meta), encoding="utf-8")
         for f in (tmp / STATE, tmp / META):
             _fsync(f)
@@ -114,7 +114,7 @@ class Checkpointer:
     def _verified_meta(self, path: Path) -> dict | None:
         try:
             meta = json.loads((path / META).read_text(encoding="utf-8"))
-            if _sha256(path / STATE) == meta["sha256"]:
+            if sha256_path(path / STATE) == meta["sha256"]:
                 return meta
             problem = "sha256 mismatch"
         except (OSError, ValueError, KeyError) as exc:
@@ -160,14 +160,6 @@ def diff(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{path}: {a!r} → {b!r}")
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:

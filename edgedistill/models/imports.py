@@ -63,8 +63,8 @@ def call_factory(fn, params: dict, **offered):
 def module_file_hash(spec: str) -> str:
     """sha256 of the source file that defines a factory ("" when it has none): part of cache keys,
     so editing the user's module invalidates what it trained."""
-    import hashlib
+    from ..artifacts import sha256_path
 
     module = sys.modules.get(spec.split(":")[0]) or importlib.import_module(spec.split(":")[0])
     path = getattr(module, "__file__", None)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+    return sha256_path(Path(path)) if path else ""

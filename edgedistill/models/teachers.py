@@ -22,15 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..artifacts import sha256_path
 from ..errors import ConfigError, InputFileError
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
               "tensor(int64)": np.int64, "tensor(int32)": np.int32}
-
-
-def file_hash(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class OnnxTeacher(nn.Module):
@@ -78,7 +74,7 @@ class ScriptTeacher(nn.Module):
 
     def __init__(self, path: Path, input_shape: tuple[int, ...]):
         super().__init__()
-        self.path, self.content_hash, self.input_shape = Path(path), file_hash(path), tuple(input_shape)
+        self.path, self.content_hash, self.input_shape = Path(path), sha256_path(Path(path)), tuple(input_shape)
         try:
             with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript in favour of torch.export
                 warnings.simplefilter("ignore")
