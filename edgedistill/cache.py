@@ -25,6 +25,17 @@ def code_version(files: tuple[str, ...] = _TRAINING_CODE) -> str:
     return h.hexdigest()
 
 
+def arrays_hash(*arrays) -> str:
+    """sha256 over numpy arrays' dtypes, shapes and bytes, in order: the data part of cache keys."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def content_key(*parts) -> str:
     """sha256 of the JSON of `parts` (dicts, strings, numbers)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +30,10 @@ class Dataset:
     def content_hash(self, labeled_only: bool = False) -> str:
         """sha256 over the arrays' dtypes, shapes and bytes: the data part of every cache key.
         `labeled_only` leaves out the transfer set (the teacher never sees it in training)."""
-        h = hashlib.sha256()
+        from ..cache import arrays_hash
+
         arrays = (self.x_train, self.y_train, self.x_test, self.y_test)
-        for a in arrays if labeled_only else (*arrays, self.x_unlabeled):
-            h.update(str((a.dtype, a.shape)).encode())
-            h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()
+        return arrays_hash(*(arrays if labeled_only else (*arrays, self.x_unlabeled)))
 
 
 def split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):

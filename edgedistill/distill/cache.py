@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..artifacts import atomic_write_text
+from ..cache import arrays_hash, content_key
 from .features import FeatureTap
 
 FORMAT = 1
@@ -64,15 +65,14 @@ def teacher_hash(teacher: torch.nn.Module) -> str:
 
 def inputs_hash(x: torch.Tensor) -> str:
     """sha256 over the inputs' dtype, shape and bytes (what the teacher actually sees)."""
-    a = np.ascontiguousarray(x.numpy())
-    return hashlib.sha256(str((a.dtype.str, a.shape)).encode() + a.tobytes()).hexdigest()
+    return arrays_hash(x.numpy())
 
 
 def cache_key(teacher_id: str, data_id: str, preprocessing: str, stored: Stored) -> str:
     """The entry's content key; every ingredient is named, so a change to any of them is a new entry."""
     parts = {"teacher": teacher_id, "inputs": data_id, "preprocessing": preprocessing,
              "layers": list(stored.layers), "dtype": stored.dtype, "top_k": stored.top_k, "format": FORMAT}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return content_key(parts)
 
 
 class CachedOutputs:
