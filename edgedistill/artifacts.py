@@ -45,6 +45,40 @@ def sha256_path(path: Path) -> str:
     return h.hexdigest()
 
 
+def safe_name(name: str, where: str, what: str = "artifact name") -> str:
+    """An artifact name read from someone's report.json: a plain file name, or InputFileError (exit 3).
+
+    Names become file names when a run or baseline is copied or benched, so a name with a path
+    separator, `..`, a leading dot-dot, or a control byte could write or read outside its folder."""
+    from .errors import InputFileError
+
+    text = str(name)
+    if (not isinstance(name, str) or not text or text in (".", "..") or "/" in text or "\\" in text
+            or any(ord(c) < 32 or ord(c) == 127 for c in text)):
+        raise InputFileError(where, f"{what} {printable(text)!r} is not a plain file name",
+                             "artifact names and paths in a report are file names inside its folder")
+    return text
+
+
+def confined(folder: Path, name: str, where: str) -> Path:
+    """`folder/name` for a name read from a report, refusing anything that leads outside `folder`
+    (separators, `..`, absolute paths, or a symlink whose target is elsewhere): InputFileError (exit 3)."""
+    from .errors import InputFileError
+
+    path = Path(folder) / safe_name(name, where, "artifact path")
+    if path.is_symlink() or path.exists():
+        real, root = path.resolve(), Path(folder).resolve()
+        if not real.is_relative_to(root):
+            raise InputFileError(where, f"{name!r} is a link to {printable(str(real))}, outside {root}",
+                                 "replace the link by the file itself")
+    return path
+
+
+def printable(text: str) -> str:
+    """`text` with control bytes escaped: names from other people's files never reach a terminal raw."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def size_path(path: Path) -> int:
     """Bytes of a file, or of all files under a directory (an .mlpackage)."""
     if path.is_dir():

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import atomic_write_json, sha256_path
+from .artifacts import atomic_write_json, safe_name, sha256_path
 from .errors import InputFileError, UsageError
 
 
@@ -26,18 +26,19 @@ class Baseline:
     report: dict
     figures: dict  # (artifact, device, metric) → Figure
 
+    files: dict  # artifact name → its copy in the folder (names and paths confined to the folder)
+
     def file(self, artifact: str) -> Path | None:
         """The baseline's copy of `artifact`, or None when the baseline does not hold that file."""
-        entry = self.report.get("artifacts", {}).get(artifact)
-        path = self.folder / (entry.get("path", artifact) if isinstance(entry, dict) else artifact)
-        return path if path.exists() else None
+        path = self.files.get(artifact)
+        return path if path is not None and path.exists() else None
 
 
 def load_baseline(path: Path) -> Baseline:
     """A baseline folder (or its report.json); a missing or foreign report is a rejected input (exit 3)."""
     from .report import measurements_of
     from .results import index
-    from .standalone import read_report
+    from .standalone import read_report, report_files
 
     path = Path(path)
     if not (path / "report.json" if path.is_dir() else path).exists():
@@ -45,12 +46,17 @@ def load_baseline(path: Path) -> Baseline:
                              "create one with `edgedistill gate --budgets … FILES --update-baseline DIR --force`")
     report = read_report(path)
     folder = path if path.is_dir() else path.parent
-    return Baseline(folder, report, index(measurements_of(report)))
+    files = report_files(report, folder, str(path))
+    return Baseline(folder, report, index(measurements_of(report)), files)
 
 
 def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bool, force: bool) -> str:
     """Write `report` and copies of `files` (artifact name → path) into `dest`; return what happened."""
     dest = Path(dest)
+    for name, src in files.items():  # names become file names in `dest`: checked before anything is written
+        safe_name(name, "report.json artifacts")
+        if Path(src).is_symlink():
+            raise InputFileError(str(src), "is a symbolic link", "a baseline holds copies of regular files")
     if not passed and not force:
         raise UsageError(f"not updating the baseline {dest}: the gate failed — fix the failures, or pass --force "
                          f"to accept this run anyway")
@@ -72,7 +78,11 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
         for name, src in files.items():
             if name not in shas:
                 continue
-            (shutil.copytree if Path(src).is_dir() else shutil.copy2)(src, staging / name)
+            # symlinks=True: a link inside an .mlpackage is copied as a link, never followed out of it
+            if Path(src).is_dir():
+                shutil.copytree(src, staging / name, symlinks=True)
+            else:
+                shutil.copy2(src, staging / name)
             entry = dict(report.get("artifacts", {}).get(name, {}))
             artifacts[name] = {**entry, "name": name, "path": name, "sha256": shas[name]}
         atomic_write_json(staging / "report.json", {**report, "artifacts": artifacts})

@@ -318,7 +318,10 @@ def presets(as_json):
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--preset", required=True, help="Preset name (see `edgedistill presets`), a preset TOML path, "
               "or `auto`: the smallest file within --max-drop.")
-@click.option("--recipe", help="Recipe of a .safetensors CHECKPOINT (built-in name or TOML path).")
+@click.option("--recipe", help="Recipe of a .safetensors CHECKPOINT (built-in name or TOML path); with a run "
+              "folder, your recipe replaces the one its report.json records.")
+@click.option("--trust-run", is_flag=True, help="Use a run folder's recorded recipe even when it names code "
+              "(a factory, TorchScript): only for folders you made yourself.")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: beside the checkpoint).")
 @click.option("--max-drop", type=float, default=0.5, show_default=True,
               help="With --preset auto: largest accuracy drop vs the fp32 student, in percentage points.")
@@ -329,7 +332,7 @@ def presets(as_json):
               "(QAT + KD; needs a run folder for the teacher), then re-export.")
 @click.option("--force", is_flag=True, help="Write into a non-empty --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export record (export.json) to stdout.")
-def export_cmd(checkpoint, preset, recipe, out, max_drop, auto_exclude, qat_epochs, force, as_json):
+def export_cmd(checkpoint, preset, recipe, trust_run, out, max_drop, auto_exclude, qat_epochs, force, as_json):
     """Export one trained student to a preset's file, proven against the student on held-out data.
 
     \b
@@ -340,7 +343,8 @@ def export_cmd(checkpoint, preset, recipe, out, max_drop, auto_exclude, qat_epoc
     """
     from .export.standalone import run_export
 
-    record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs)
+    record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs,
+                        trust_run=trust_run)
     if as_json:
         click.echo(json.dumps(record, indent=2, default=str))
     else:

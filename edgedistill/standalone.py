@@ -127,8 +127,19 @@ def _from_run(target: Path):
 
     report = read_report(target)
     folder = target if target.is_dir() else target.parent
-    files = {n: folder / a.get("path", n) for n, a in report.get("artifacts", {}).items() if isinstance(a, dict)}
-    return report, files, measurements_of(report)
+    return report, report_files(report, folder, str(target)), measurements_of(report)
+
+
+def report_files(report: dict, folder: Path, where: str) -> dict[str, Path]:
+    """artifact name → file, for a report read from disk: every name and path must stay inside `folder`
+    (a report from someone else's branch must not make us read or copy /etc/hostname)."""
+    from .artifacts import confined, safe_name
+
+    artifacts = report.get("artifacts") or {}
+    if not isinstance(artifacts, dict):
+        raise InputFileError(where, "'artifacts' is not a table", "pass a report.json written by edgedistill")
+    return {safe_name(n, where): confined(folder, a.get("path", n), where)
+            for n, a in artifacts.items() if isinstance(a, dict)}
 
 
 def files_report(measurements, files: dict) -> dict:

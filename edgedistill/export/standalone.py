@@ -47,18 +47,50 @@ def _load(cfg, path: Path, ds):
     return model.eval()
 
 
-def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = None) -> Checkpoint:
-    """A run folder, or a student .safetensors with `recipe_arg` (built-in name or TOML path)."""
+def runs_code(recipe) -> list[str]:
+    """The recipe keys that would import or run code (factories, TorchScript, an imported data set)."""
+    keys = [f"{role}.factory" for role in ("student", "teacher") if getattr(recipe, role).factory]
+    if recipe.teacher.source == "torchscript":
+        keys.append("teacher.source = torchscript")
+    if recipe.data.factory or recipe.data.name == "import":
+        keys.append("data.factory")
+    return keys
+
+
+def stored_recipe(run: Path, trust_run: bool):
+    """The recipe a run folder's report.json records — data from whoever made the folder.
+
+    Built-in families are rebuilt from it; a recipe that names code (a factory, TorchScript, an
+    imported data set) is refused unless the user trusts the folder explicitly: a report.json
+    can come from someone else's branch, and importing what it names would run their code."""
     from .. import config
-    from ..data import load_dataset
-    from ..recipe import Recipe, load_recipe
-    from ..resources import default_cache_dir
+    from ..recipe import Recipe
     from ..standalone import read_report
+
+    where = str(run / "report.json")
+    rep = read_report(run)
+    stored = rep.get("recipe", {}).get("config") if isinstance(rep.get("recipe"), dict) else None
+    if not isinstance(stored, dict):
+        raise InputFileError(where, "recipe.config: missing", "pass a run folder written by `edgedistill run`")
+    recipe = config.validate(Recipe, stored, where)
+    code = runs_code(recipe)
+    if code and not trust_run:
+        raise UsageError(f"{where} names code to run ({', '.join(code)}): a run folder is data, so edgedistill "
+                         "never imports what its report.json names — pass your own recipe with --recipe, or "
+                         "--trust-run if you made this folder yourself")
+    return recipe
+
+
+def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = None,
+                    trust_run: bool = False) -> Checkpoint:
+    """A run folder (its stored recipe, or `recipe_arg` when given), or a student .safetensors with `recipe_arg`."""
+    from ..data import load_dataset
+    from ..recipe import load_recipe
+    from ..resources import default_cache_dir
 
     path = Path(checkpoint)
     if path.is_dir():
-        rep = read_report(path)
-        recipe = config.validate(Recipe, rep["recipe"]["config"], str(path / "report.json"))
+        recipe = load_recipe(recipe_arg)[0] if recipe_arg is not None else stored_recipe(path, trust_run)
         student_path, teacher_path = path / STUDENT_FILE, path / "teacher.safetensors"
     elif path.suffix == ".safetensors":
         if recipe_arg is None:
@@ -197,12 +229,12 @@ def _move(src: Path, dst: Path) -> None:
 
 def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=None, force: bool = False,
                auto_exclude: bool = False, max_drop: float = 0.5, cache_dir: Path | None = None,
-               qat_epochs: int = 0) -> dict:
+               qat_epochs: int = 0, trust_run: bool = False) -> dict:
     """The `export` command: load, export (one preset or auto), write export.json into `out`."""
     from ..artifacts import atomic_write_json
     from .presets import load_preset
 
-    ck = load_checkpoint(checkpoint, recipe_arg, cache_dir)
+    ck = load_checkpoint(checkpoint, recipe_arg, cache_dir, trust_run)
     preset = None if preset_arg == "auto" else load_preset(preset_arg)  # bad names fail before work
     out = Path(out) if out else _default_out(Path(checkpoint), preset_arg)
     if out.exists() and any(out.iterdir()) and not force:
