@@ -59,10 +59,6 @@ def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
                           use_cache=not no_cache, resume=resume, checkpoint_every=checkpoint_every)
     if as_json:
         click.echo(json.dumps(result.report, indent=2, default=str))
-    elif result.report.get("kind") == "charlm":  # perplexity table instead of the classifier tables
-        from .lm.report import print_run as print_lm_run
-
-        print_lm_run(result.report, result.out)
     else:
         from .console import print_run
 
@@ -118,8 +114,11 @@ def distill(ctx, recipe, out, nproc, force, quiet, as_json, no_cache, resume, ch
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"teacher {doc['teacher']['test_accuracy']:.2%}" + (" (cached)" if doc["teacher"]["cached"] else "")
-               + " · students: " + ", ".join(f"{k} {r['test_accuracy']:.2%}" for k, r in doc["students"].items())
+    def shown(result):
+        return f"{doc['headline']} {result['metrics'].get(doc['headline'], float('nan')):.4g}"
+
+    click.echo(f"teacher {shown(doc['teacher'])}" + (" (cached)" if doc["teacher"]["cached"] else "")
+               + " · students: " + ", ".join(f"{k} {shown(r)}" for k, r in doc["students"].items())
                + f" · {doc['processes']} process(es), {doc['seconds']:.0f} s")
     click.echo(f"run folder: {doc['out']}  (distill.json, *.safetensors)")
 
@@ -264,9 +263,6 @@ def report(run_dir, markdown, compare, as_json, plot):
     from .report import markdown as render
 
     rep = read_report(run_dir)
-    if rep.get("kind") == "charlm":  # a char-LM run folder (edgedistill/lm)
-        from .lm.report import markdown as render
-        from .lm.report import print_run
     click.echo(render(rep)) if markdown else print_run(rep, run_dir)
     return EXIT_PASS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .report import GATE_HEADER, TRAINING_HEADER, comparison_tables, gap_text, gate_rows, training_rows
+from .report import GATE_HEADER, comparison_tables, gap_text, gate_rows, training_header, training_rows
 from .results import fmt
 
 
@@ -20,8 +20,8 @@ def print_run(report: dict, out: Path) -> None:
     con = _console()
     tr = report.get("training")
     if tr:
-        con.print(_table("Training (torch, test set)", TRAINING_HEADER, training_rows(tr)))
-        con.print(f"gap closed by distillation + transfer: {gap_text(tr)} · "
+        con.print(_table("Training (torch, test set)", training_header(tr), training_rows(tr)))
+        con.print(f"gap closed by the shipped student ({tr.get('shipped', 'distilled_transfer')}): {gap_text(tr)} · "
                   f"{tr['params_ratio']:.0f}× fewer parameters")
     for device, (header, rows) in comparison_tables(report).items():
         con.print(_table(f"Side by side on {device}", header, rows))

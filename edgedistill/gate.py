@@ -31,6 +31,10 @@ HINTS = {
     "peak_memory": "a smaller model, or fewer threads",
     "accuracy": "more distillation epochs, more transfer data, or a wider student",
     "accuracy_drop": "more distillation epochs, more transfer data, or fp32 instead of int8",
+    "perplexity": "more distillation epochs or teacher samples, a wider student, or fp32 instead of int8",
+    "cosine": "more transfer text, a wider student, or fp32 instead of int8",
+    "nn_overlap": "more transfer text, a wider student, or fp32 instead of int8",
+    "spearman": "more transfer text, or a contextual (transformer) student",
     "agreement": "a higher alpha or temperature, or more transfer data",
     "brotli_size": "a smaller student, or the onnx-int8-qdq preset",
     "parity_max_abs_diff": "a finer quantization (fp32 or per-channel int8), or check the export",
@@ -41,7 +45,7 @@ HINTS = {
     "latency_ratio_p99": "profile the new graph against the baseline's (op changes, quantization), or revert",
 }
 UNIT_OF = {"bytes": "B", "time": "ms", "percent": "%", "points": "pp", "rate": "samples/s", "logit": "logit",
-           "cosine": "cosine", "ratio": "×"}
+           "cosine": "cosine", "ratio": "×", "perplexity": "ppl", "rho": "rho"}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The only module that knows the order of the stages:
 
-    recipe → data → teacher → students (scratch, distilled, distilled + transfer)
+    recipe → data → teacher → the task's students (classify: scratch, distilled, distilled + transfer)
            → export (ONNX fp32, Core ML) → quantize (int8 QDQ) → bench → gate → report
+
+for every task (tasks/: classify, embed, lm): the task decides tensors, students and metrics,
+never the order of the stages.
 
 (each export and quantize step proves its file against the torch model before returning it)
 
@@ -66,15 +69,11 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     steps (0: never); `resume` continues an interrupted run from them, bit for bit.
     """
     from . import report as report_mod
-    from .recipe import load_any_recipe
+    from .recipe import load_recipe
     from .resources import default_cache_dir
 
     reporter = reporter or Reporter()
-    recipe, recipe_file = load_any_recipe(recipe_arg, overrides)
-    if getattr(recipe, "kind", None) == "charlm":  # a language-model recipe: its own stages (edgedistill/lm)
-        from .lm.pipeline import run_charlm
-
-        return run_charlm(recipe, recipe_file, out, force, reporter, cache_dir, use_cache, resume)
+    recipe, recipe_file = load_recipe(recipe_arg, overrides)
     checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
     out = Path(out) if out else default_out(recipe.name)
     ckpt_root = claim_checkpoints(out, resume, force)
@@ -147,6 +146,7 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
                               str(recipe_file), make, dist)
         doc = {"schema": "edgedistill.distill/1", "recipe": recipe.name, "recipe_sha256": recipe.section_hash(),
                "processes": dist.world, "seconds": time.perf_counter() - start, "how": "measured",
+               "task": recipe.task, "headline": trained.task.headline, "shipped": trained.shipped,
                "teacher": {**asdict(trained.teacher_result), "cached": trained.teacher_cached},
                "students": {k: asdict(r) for k, r in trained.students.items()},
                "weights": {k: a.path.name for k, a in trained.weights.items()}}
