@@ -118,7 +118,9 @@ class DistillConfig(Frozen):
 
     def loss_params(self) -> dict[str, float]:
         """Parameters passed to the response loss: temperature (+ alpha for hinton_kd) + `params`."""
-        base = {"temperature": self.temperature}
+        from .distill.loss_table import compares_labels
+
+        base = {"temperature": self.temperature} if compares_labels(self.loss) else {}  # softened class scores
         if self.loss == "hinton_kd":
             base["alpha"] = self.alpha
         return {**base, **self.params}

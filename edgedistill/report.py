@@ -226,10 +226,7 @@ def markdown(report: dict) -> str:
     if report.get("parity"):
         lines += ["## Parity with the torch model", ""]
         for name, p in report["parity"].items():
-            lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else
-                         f"max |Δ| {p['max_abs_diff']['value']:.3g}, mean cosine {p['mean_cosine']['value']:.5f}, "
-                         f"top-1 agreement {p['top1_agreement']['value']:.2f}%, accuracy {p['accuracy']['value']:.2f}% "
-                         f"({p['runtime']}, {p['samples']} test rows)"))
+            lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else parity_text(p)))
         lines.append("")
     lines += quantization_markdown(report.get("artifacts", {}))
     from .bench.render import status_markdown  # native bench block: status per (artifact, device), plots
@@ -239,6 +236,14 @@ def markdown(report: dict) -> str:
         lines += ["![latency per device](latency.png)", "", "![accuracy vs latency](pareto.png)", ""]
     lines += gate_markdown(report.get("gate"))
     return "\n".join(lines) + "\n"
+
+
+def parity_text(p: dict) -> str:
+    """One parity entry in words; figures a task does not define (top-1 of vectors) are left out."""
+    shown = [("max |Δ|", "max_abs_diff", "{:.3g}"), ("mean cosine", "mean_cosine", "{:.5f}"),
+             ("top-1 agreement", "top1_agreement", "{:.2f}%"), ("accuracy", "accuracy", "{:.2f}%")]
+    parts = [f"{label} {fmt.format(p[key]['value'])}" for label, key, fmt in shown if key in p]
+    return ", ".join(parts) + f" ({p['runtime']}, {p['samples']} test rows)"
 
 
 # --- export/quantize (issue 4): how each derived file was made, saturation choice, mobile EPs

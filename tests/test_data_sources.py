@@ -69,7 +69,7 @@ def test_npz_without_test_split_holds_out_test_fraction_and_num_classes_override
 
 @pytest.mark.parametrize("arrays, problem", [
     ({"X_train": np.zeros((4, 2)), "y_train": np.zeros(4, int)}, "did you mean 'x_train'?"),
-    ({"x_train": np.zeros((4, 2))}, "no 'y_train' array"),
+    ({"x_train": np.zeros((4, 2)), "y_test": np.zeros(2, int)}, "y_test without y_train"),
     ({"x_train": np.zeros((4, 2)), "y_train": np.zeros(4)}, "integer class ids"),
     ({"x_train": np.zeros((4, 2)), "y_train": np.zeros(4, int), "x_test": np.zeros((2, 2))}, "come in pairs"),
     ({"x_train": np.zeros((4, 2)), "y_train": np.zeros(4, int), "x_unlabeled": np.zeros((3, 5))}, "shape (5,)"),

@@ -128,7 +128,7 @@ def assemble(name: str, cfg, where: str, x, y, x_test=None, y_test=None, x_unlab
         if a.shape[1:] != x.shape[1:]:
             raise InputFileError(where, f"{what} have shape {a.shape[1:]}, training inputs {x.shape[1:]}",
                                  "give every split the same example shape")
-    found = int(max(y.max(initial=0), y_test.max(initial=0))) + 1
+    found = int(max(y.max(initial=-1), y_test.max(initial=-1))) + 1  # 0 for unlabelled data
     num_classes = cfg.num_classes or max(found, len(classes))
     if found > num_classes:
         raise InputFileError(where, f"label {found - 1} ≥ data.num_classes = {num_classes}",

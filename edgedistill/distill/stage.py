@@ -115,7 +115,7 @@ def fit_task(task: Task, recipe, ds: Dataset) -> Dataset:
     if task.name == "lm" and any(a.dtype.kind not in "iu" for a in ds.x_train.values()):
         raise ConfigError(recipe.name, "data.name", f"task 'lm' reads token ids; {recipe.data.name!r} gives "
                           f"{', '.join(str(a.dtype) for a in ds.x_train.values())} inputs", 'use name = "pydoc_topics"')
-    if task.name == "embed" and not ds.num_classes:
+    if task.name == "embed":
         with torch.no_grad():
             probe = task.forward(teacher_probe(recipe, ds), Rows(ds.x_test).head(2))
         ds = replace(ds, num_classes=int(probe.shape[-1]))  # the students' output width
