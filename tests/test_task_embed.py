@@ -115,7 +115,8 @@ def test_fp16_file_is_judged_by_cosine_benched_and_gated(embed_run):
 
 def test_a_classifier_recipe_on_unlabelled_data_is_refused(embed_folder, tmp_path):
     bad = embed_folder / "bad.toml"  # beside the data: paths are relative to the recipe file
-    bad.write_text('extends = "embed.toml"\nname = "bad"\ntask = "classify"\n[distill]\nloss = "hinton_kd"\nterms = []\n')
+    bad.write_text('extends = "embed.toml"\nname = "bad"\ntask = "classify"\n'
+                   '[distill]\nloss = "hinton_kd"\nterms = []\n')
     r = cli("run", bad, "--out", tmp_path / "run")
     assert r.returncode in (2, 3) and "Traceback" not in r.stderr, r.stderr
     assert "data.npz: no labels: task 'classify' trains on class ids" in r.stderr

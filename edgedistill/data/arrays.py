@@ -2,7 +2,8 @@
 
 npz keys are the Dataset's field names: `x_train` (required), `y_train` (required for a classifier;
 without it every row is unlabelled, which task "embed" needs and "classify" refuses), `x_test` +
-`y_test` (optional; otherwise `data.test_fraction` is held out) and `x_unlabeled` (optional). Loaded with allow_pickle=False: an object array is refused, never unpickled.
+`y_test` (optional; otherwise `data.test_fraction` is held out) and `x_unlabeled` (optional).
+Loaded with allow_pickle=False: an object array is refused, never unpickled.
 """
 
 from __future__ import annotations
