@@ -64,7 +64,7 @@ def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
 
         print_lm_run(result.report, result.out)
     else:
-        from .console import print_run
+        from .release.console import print_run
 
         print_run(result.report, result.out)
     return _verdict_exit(result.report.get("gate"))
@@ -153,7 +153,7 @@ def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, 
     edgedistill bench new.onnx --vs old.onnx     # interleaved A/B: ratio new/old with a 95% CI
     """
     if vs is not None:  # A/B latency ratio (what CI should gate on: absolute times drift between machines)
-        from .console import print_ab
+        from .release.console import print_ab
         from .standalone import ab_files
 
         results = ab_files(models, vs, devices, _parse_shapes(shapes))
@@ -173,7 +173,7 @@ def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, 
     elif as_markdown:
         click.echo(render_md(run.to_json()))
     else:
-        from .console import print_bench
+        from .release.console import print_bench
 
         print_bench(run.to_json())
     return EXIT_PASS
@@ -203,8 +203,8 @@ def gate(budgets, targets, baseline, profiles, as_json, junit, markdown_file, up
     baseline's figures, latencies by timing each file against the baseline's copy, interleaved.
     Exit 0 when every error-level check passes, 1 otherwise; `warn` checks never fail.
     """
-    from .console import print_gate
-    from .standalone import gate_targets
+    from .release.console import print_gate
+    from .release.targets import gate_targets
 
     # creating the first baseline: relative checks fail (no baseline yet) rather than stop the command,
     # so `--update-baseline DIR --force` can accept the first release deliberately
@@ -218,7 +218,7 @@ def gate(budgets, targets, baseline, profiles, as_json, junit, markdown_file, up
     if update_baseline is not None and not (payload["passed"] or force):
         click.echo(f"baseline {update_baseline} not updated: the gate failed (--force accepts it anyway)", err=True)
     elif update_baseline is not None:
-        from .baseline import update_baseline as write_baseline
+        from .release.baseline import update_baseline as write_baseline
 
         click.echo(write_baseline(update_baseline, result.report, result.files, payload["passed"], force), err=True)
     return _verdict_exit(payload)
@@ -229,10 +229,10 @@ def _gate_outputs(payload: dict, junit, markdown_file) -> None:
     import os
 
     from .artifacts import atomic_write_text
-    from .report import gate_markdown
+    from .release.report import gate_markdown
 
     if junit is not None:
-        from .junit import to_junit
+        from .release.junit import to_junit
 
         atomic_write_text(junit, to_junit(payload))
     text = "\n".join(gate_markdown(payload))
@@ -254,14 +254,14 @@ def _gate_outputs(payload: dict, junit, markdown_file) -> None:
 @click.option("--plot", type=click.Path(path_type=Path), help="With --compare: write a PNG of the b/a ratios.")
 def report(run_dir, markdown, compare, as_json, plot):
     """Show a finished run's report, or with --compare A B what changed between two runs."""
-    from .standalone import read_report
+    from .release.runfolder import read_report
 
     if compare:
         return _compare(*compare, markdown, as_json, plot)
     if run_dir is None or as_json or plot:
         raise UsageError("give a RUN_DIR, or --compare A B (--json and --plot work with --compare)")
-    from .console import print_run
-    from .report import markdown as render
+    from .release.console import print_run
+    from .release.report import markdown as render
 
     rep = read_report(run_dir)
     if rep.get("kind") == "charlm":  # a char-LM run folder (edgedistill/lm)
@@ -272,8 +272,8 @@ def report(run_dir, markdown, compare, as_json, plot):
 
 
 def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
-    from . import compare as cmp
-    from .standalone import read_report
+    from .release import compare as cmp
+    from .release.runfolder import read_report
 
     result = cmp.compare(read_report(a), read_report(b))
     if as_json:
@@ -281,7 +281,7 @@ def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
     elif markdown:
         click.echo(cmp.markdown(result, str(a), str(b)))
     else:
-        from .console import print_compare
+        from .release.console import print_compare
 
         print_compare(result, str(a), str(b))
     if plot is not None:

@@ -65,8 +65,8 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     Training checkpoints go to `.<out>.checkpoints/` beside the run folder every `checkpoint_every`
     steps (0: never); `resume` continues an interrupted run from them, bit for bit.
     """
-    from . import report as report_mod
     from .recipe import load_any_recipe
+    from .release import report as report_mod
     from .resources import default_cache_dir
 
     reporter = reporter or Reporter()
@@ -198,8 +198,8 @@ def _checkpointer(root: Path, every: int, resume: bool, force: bool, reporter):
 def _budgets(recipe, recipe_file: Path):
     if not recipe.gate.budgets:
         return None
-    from .budgets import load_budgets
     from .devices import list_profiles
+    from .release.budgets import load_budgets
 
     return load_budgets(recipe_file.parent / recipe.gate.budgets, list_profiles())
 
@@ -207,7 +207,7 @@ def _budgets(recipe, recipe_file: Path):
 def _judge(checks, measurements):
     if checks is None:
         return None
-    from .gate import judge
+    from .release.gate import judge
     from .results import index
 
     return judge(checks, index(measurements))

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from edgedistill.budgets import METRICS, Check, load_budgets, parse_limit
 from edgedistill.devices import list_profiles
 from edgedistill.errors import ConfigError, InputFileError
+from edgedistill.release.budgets import METRICS, Check, load_budgets, parse_limit
 from edgedistill.resources import recipes_dir
 
 DEVICES = ["host-cpu", "pixel-7"]

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from edgedistill.budgets import METRICS, Check, load_budgets, parse_limit
-from edgedistill.gate import HINTS, UNIT_OF, CheckResult, Verdict, fmt, judge
+from edgedistill.release.budgets import METRICS, Check, load_budgets, parse_limit
+from edgedistill.release.gate import HINTS, UNIT_OF, CheckResult, Verdict, fmt, judge
 from edgedistill.results import Figure, Measurement, index
 
 ART = "student-int8-qdq.onnx"

@@ -8,14 +8,14 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from edgedistill.baseline import load_baseline, update_baseline
 from edgedistill.bench.ab import ratios
-from edgedistill.budgets import Check, load_budgets, parse_limit, parse_relative, require_baseline
-from edgedistill.compare import compare, markdown
 from edgedistill.errors import ConfigError, InputFileError, UsageError
-from edgedistill.gate import judge
-from edgedistill.junit import to_junit
-from edgedistill.report import gate_json, gate_rows, parity_measurements
+from edgedistill.release.baseline import load_baseline, update_baseline
+from edgedistill.release.budgets import Check, load_budgets, parse_limit, parse_relative, require_baseline
+from edgedistill.release.compare import compare, markdown
+from edgedistill.release.gate import judge
+from edgedistill.release.junit import to_junit
+from edgedistill.release.report import gate_json, gate_rows, parity_measurements
 from edgedistill.results import Figure
 
 ART, DEV, WHERE = "model.onnx", "host-cpu", "b.toml:3"

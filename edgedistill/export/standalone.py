@@ -65,7 +65,7 @@ def stored_recipe(run: Path, trust_run: bool):
     can come from someone else's branch, and importing what it names would run their code."""
     from .. import config
     from ..recipe import Recipe
-    from ..standalone import read_report
+    from ..release.runfolder import read_report
 
     where = str(run / "report.json")
     rep = read_report(run)

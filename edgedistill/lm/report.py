@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 from ..artifacts import atomic_write_json, atomic_write_text
-from ..report import SCHEMA, comparison_tables
+from ..release.report import SCHEMA, comparison_tables
 from ..results import Figure
 
 HEADER = ["model", "params", "val perplexity", "nats/char", "vs scratch", "epochs", "steps", "time"]
@@ -105,7 +105,7 @@ def write(folder: Path, report: dict) -> None:
 
 def print_run(report: dict, out: Path) -> None:
     """Terminal: the perplexity table, the bench table, the run folder."""
-    from ..console import _console, _table, print_bench_statuses
+    from ..release.console import _console, _table, print_bench_statuses
 
     con = _console()
     con.print(_table("Validation perplexity (measured; lower is better)", HEADER, perplexity_rows(report["lm"])))

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..results import Figure, fmt, label, lookup
 from .budgets import METRICS, RELATIVE, Check
-from .results import Figure, fmt, label, lookup
 
 HINTS = {
     "size": "a smaller student, or the onnx-int8-qdq preset",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .artifacts import atomic_write_json, atomic_write_text
-from .results import Figure, Measurement, fmt, index, label, lookup
+from ..artifacts import atomic_write_json, atomic_write_text
+from ..results import Figure, Measurement, fmt, index, label, lookup
 
 SCHEMA = "edgedistill.report/1"
 TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms", "estimated_ms", "throughput",
@@ -19,7 +19,7 @@ TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms
 
 def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, root: Path) -> dict:
     """Assemble the report dict from the stages' frozen results."""
-    from .hostinfo import cpu, versions
+    from ..hostinfo import cpu, versions
     def train_json(r, params):
         return {"test_accuracy": Figure(100 * r.test_accuracy, "%").to_json(), "params": params,
                 "epochs": r.epochs, "steps": r.steps, "examples_per_epoch": r.examples,
@@ -191,7 +191,7 @@ def markdown(report: dict) -> str:
                          f"({p['runtime']}, {p['samples']} test rows)"))
         lines.append("")
     lines += quantization_markdown(report.get("artifacts", {}))
-    from .bench.render import status_markdown  # native bench block: status per (artifact, device), plots
+    from ..bench.render import status_markdown  # native bench block: status per (artifact, device), plots
 
     lines += status_markdown(report.get("bench"))
     if report.get("bench"):

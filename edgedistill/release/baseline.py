@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import atomic_write_json, safe_name, sha256_path
-from .errors import InputFileError, UsageError
+from ..artifacts import atomic_write_json, safe_name, sha256_path
+from ..errors import InputFileError, UsageError
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class Baseline:
 
 def load_baseline(path: Path) -> Baseline:
     """A baseline folder (or its report.json); a missing or foreign report is a rejected input (exit 3)."""
+    from ..results import index
     from .report import measurements_of
-    from .results import index
-    from .standalone import read_report, report_files
+    from .runfolder import read_report, report_files
 
     path = Path(path)
     if not (path / "report.json" if path.is_dir() else path).exists():
@@ -89,7 +89,7 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    from .pipeline import publish
+    from ..pipeline import publish
 
     publish(staging, dest, force=True)
     return f"baseline written to {dest} ({len(artifacts)} files)"
@@ -97,7 +97,7 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
 
 def _shas(folder: Path) -> dict[str, str]:
     """artifact name → sha256 recorded in an existing baseline's report.json."""
-    from .standalone import read_report
+    from .runfolder import read_report
 
     arts = read_report(folder).get("artifacts", {})
     return {n: a.get("sha256", "") for n, a in arts.items() if isinstance(a, dict)}

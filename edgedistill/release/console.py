@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ..results import fmt
 from .report import GATE_HEADER, TRAINING_HEADER, comparison_tables, gap_text, gate_rows, training_rows
-from .results import fmt
 
 
 def _console() -> Console:
@@ -84,7 +84,7 @@ def print_compare(result: dict, a: str, b: str) -> None:
 # --- edgedistill bench: per-device tables, statuses, graph cost (native helper block) ---
 def print_bench(doc: dict) -> None:
     """`edgedistill bench` output: per-device tables (how labelled, unstable flagged), statuses, graph cost."""
-    from .bench.render import COST_HEADER, STATUS_HEADER, cost_rows, device_tables, status_rows
+    from ..bench.render import COST_HEADER, STATUS_HEADER, cost_rows, device_tables, status_rows
 
     con = _console()
     for device, (header, rows) in device_tables(doc).items():
@@ -98,7 +98,7 @@ def print_bench(doc: dict) -> None:
 
 def print_bench_statuses(section: dict | None) -> None:
     """A run's status table (only when some pair is not plain ok)."""
-    from .bench.render import STATUS_HEADER, status_rows
+    from ..bench.render import STATUS_HEADER, status_rows
 
     if section and any(s["status"] != "ok" for s in section.get("statuses", [])):
         _console().print(_table("Benchmark status", STATUS_HEADER, status_rows(section), numeric=False))
