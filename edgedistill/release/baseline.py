@@ -37,8 +37,7 @@ class Baseline:
 def load_baseline(path: Path) -> Baseline:
     """A baseline folder (or its report.json); a missing or foreign report is a rejected input (exit 3)."""
     from ..results import index
-    from .report import measurements_of
-    from .runfolder import read_report, report_files
+    from .runfolder import figures_of, read_report, report_files
 
     path = Path(path)
     if not (path / "report.json" if path.is_dir() else path).exists():
@@ -47,7 +46,7 @@ def load_baseline(path: Path) -> Baseline:
     report = read_report(path)
     folder = path if path.is_dir() else path.parent
     files = report_files(report, folder, str(path))
-    return Baseline(folder, report, index(measurements_of(report)), files)
+    return Baseline(folder, report, index(figures_of(report, str(path))), files)
 
 
 def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bool, force: bool) -> str:

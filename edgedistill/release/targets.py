@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UsageError
 from ..results import Figure, Measurement
-from ..standalone import bench_files
-from .runfolder import read_report, report_files
+from ..standalone import bench_run
+from .report import SCHEMA
+from .runfolder import BENCH, figures_of, measurements_in, read_document, report_files
 
 
 @dataclass(frozen=True)
@@ -15,17 +17,18 @@ class GateRun:
     """What `edgedistill gate` judged: the verdict, the accepted-report candidate and its files."""
 
     verdict: object  # gate.Verdict
-    report: dict  # report.json form, with "gate" filled in
-    files: dict  # artifact name → Path
+    report: dict  # report.json form, with "gate" (and "bench" when files were benched) filled in
+    files: dict  # artifact name → Path (empty for a bench document: it holds figures, not files)
 
 
 def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles: tuple = (),
-                 bootstrap: bool = False) -> GateRun:
-    """Judge a run folder's report, or bench the given files on the budgets' devices first.
+                 bootstrap: bool = False, shapes: dict | None = None, data: Path | None = None) -> GateRun:
+    """Judge a run folder's report or a saved bench document, or bench the given files first.
 
     `baseline` (a folder written by --update-baseline, or its report.json) resolves relative limits;
     `profiles` are user device profile files that replace shipped ones of the same name.
     `bootstrap` (creating the first baseline): relative checks without a baseline fail instead of exit 2.
+    `shapes` / `data` (`--shape`, `--data`) are passed to the bench when model files are given.
     """
     from ..devices import list_profiles, load_profile
     from ..results import index
@@ -41,12 +44,13 @@ def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles:
     base = load_baseline(baseline) if baseline is not None else None
     targets = [Path(t) for t in targets]
     if len(targets) == 1 and (targets[0].is_dir() or targets[0].suffix == ".json"):
-        report, files, measurements = _from_run(targets[0])
+        if shapes or data is not None:
+            raise UsageError(f"--shape and --data apply when gating model files; {targets[0]} is judged on the "
+                             f"figures it already holds — pass the model files to bench them again")
+        report, files, measurements = _from_document(targets[0])
     else:
         devices = sorted({c.device for c in checks if c.device and not c.metric.startswith("latency_ratio")})
-        measurements = bench_files(targets, [user.get(d, d) for d in devices], shapes=None, only_file=not devices)
-        files = {t.name: t for t in targets}
-        report = files_report(measurements, files)
+        report, files, measurements = _from_files(targets, [user.get(d, d) for d in devices], shapes, data)
     if any(c.metric == "brotli_size" for c in checks):  # quality 11 takes seconds on MB files: only when asked
         measurements += _brotli_if_missing(measurements, files)
     _check_artifacts(checks, measurements, budgets)
@@ -58,27 +62,62 @@ def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles:
     return GateRun(verdict, report, files)
 
 
-def _from_run(target: Path):
-    """A finished run: its report, its artifact files and its measurements (parity included)."""
-    from .report import measurements_of
-
-    report = read_report(target)
+def _from_document(target: Path):
+    """A finished run (report.json: its files and figures, parity included) or a saved bench document."""
+    doc = read_document(target)
+    where = str(target / "report.json" if target.is_dir() else target)
+    if str(doc["schema"]).startswith(BENCH):
+        return _from_bench(doc, where)
     folder = target if target.is_dir() else target.parent
-    return report, report_files(report, folder, str(target)), measurements_of(report)
+    return doc, report_files(doc, folder, where), figures_of(doc, where)
+
+
+def _from_bench(doc: dict, where: str):
+    """`edgedistill bench --json` output: judged on its figures; its statuses travel as the report's bench section."""
+    ms = measurements_in(doc, where)
+    statuses = doc.get("statuses") if isinstance(doc.get("statuses"), list) else []
+    section = {"schema": doc["schema"], "statuses": [s for s in statuses if isinstance(s, dict)],
+               "environment": doc.get("environment") if isinstance(doc.get("environment"), dict) else {}}
+    names = sorted({m.artifact for m in ms})
+    report = {"schema": SCHEMA, "created": _now(), "source": {"bench_document": where},
+              "environment": section["environment"],
+              "artifacts": {n: {"name": n, "path": n, "kind": kind_of(Path(n))} for n in names}, "bench": section}
+    return report, {}, ms
+
+
+def _from_files(targets: list[Path], devices: list, shapes: dict | None, data: Path | None):
+    """Bench model files on the budgets' devices (sizes only when no check names a device)."""
+    files = {}
+    for t in targets:
+        if t.name in files:
+            raise UsageError(f"two files named {t.name} ({files[t.name]} and {t}): the gate names artifacts by "
+                             f"file name — rename one")
+        files[t.name] = t
+    run = bench_run(targets, devices, data, shapes)
+    report = {**files_report(run.measurements, files), "bench": run.section()}
+    return report, files, list(run.measurements)
+
+
+def kind_of(path: Path) -> str:
+    """The artifact kind of a file given by the user, from its name (what a run's receipts call it)."""
+    return {".mlpackage": "coreml", ".ort": "ort"}.get(path.suffix, "onnx")
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def files_report(measurements, files: dict) -> dict:
     """report.json for files the user gave us (no recipe, no training): artifacts and measurements."""
-    import datetime as dt
-
     from ..artifacts import sha256_path, size_path
     from ..hostinfo import cpu, versions
-    from .report import SCHEMA
 
-    return {"schema": SCHEMA, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    return {"schema": SCHEMA, "created": _now(),
             "environment": {"cpu": cpu(), "versions": versions("edgedistill", "onnx", "onnxruntime", "numpy")},
-            "artifacts": {n: {"name": n, "path": n, "kind": "onnx", "sha256": sha256_path(p), "bytes": size_path(p)}
-                          for n, p in files.items()},
+            "artifacts": {n: {"name": n, "path": n, "kind": kind_of(p), "sha256": sha256_path(p),
+                              "bytes": size_path(p)} for n, p in files.items()},
             "measurements": [m.to_json() for m in measurements]}
 
 

@@ -1,0 +1,102 @@
+"""`edgedistill gate` on files edgedistill did not make: --shape, --data, and a saved bench document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import cli
+from gate_models import fast_profile, matmul_chain
+from test_bench_thirdparty import shipped
+from test_gate_e2e import budgets_file
+
+SILERO = "silero_vad.onnx"  # inputs: input (batch, samples), state (2, batch, 128), sr () int64
+
+
+def gate(*args, tmp_path: Path):
+    return cli("gate", *args, env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")})
+
+
+def test_silero_vad_gated_with_shape(tmp_path):
+    model = shipped("silero_vad", f"data/{SILERO}")
+    budgets = budgets_file(tmp_path / "b.toml", [(SILERO, "size", "4 MB", None, None),
+                                                 (SILERO, "p50_ms", "10 s", "host-cpu", None),
+                                                 (SILERO, "peak_memory", "1 MB", "host-cpu", None)])
+    r = gate("--budgets", budgets, model, "--shape", "input=1x256", "--device", fast_profile(tmp_path), "--json",
+             tmp_path=tmp_path)
+    assert r.returncode == 1, r.stderr  # peak memory of a real onnxruntime session is far above 1 MB
+    checks = {c["metric"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["size"]["passed"] and checks["p50_ms"]["passed"] and not checks["peak_memory"]["passed"]
+    assert 0 < checks["p50_ms"]["measured"]["value"] < 10_000
+
+
+def _labelled_eval_set(model: Path, path: Path, rows: int = 64) -> tuple[Path, float]:
+    """x (rows, 256), y = the model's own argmax with every fourth label changed: accuracy is exactly 75%."""
+    import onnxruntime as ort
+
+    x = np.random.default_rng(1).standard_normal((rows, 256)).astype(np.float32)
+    pred = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0].argmax(1)
+    y = pred.copy()
+    y[::4] = (y[::4] + 1) % 10
+    np.savez(path, x=x, y=y)
+    return path, 100 * float((pred == y).mean())
+
+
+def test_tiny_model_gated_with_data_measures_accuracy_through_the_runtime(tmp_path):
+    model = matmul_chain(tmp_path / "tiny.onnx", width=256)
+    data, expected = _labelled_eval_set(model, tmp_path / "eval.npz")
+    assert expected == 75.0
+    budgets = budgets_file(tmp_path / "b.toml", [("tiny.onnx", "accuracy", "70 %", "host-cpu", None),
+                                                 ("tiny.onnx", "accuracy", "80 %", "host-cpu", None)])
+    r = gate("--budgets", budgets, model, "--data", data, "--device", fast_profile(tmp_path), "--json",
+             tmp_path=tmp_path)
+    assert r.returncode == 1, r.stderr
+    low, high = json.loads(r.stdout)["checks"]
+    assert low["measured"]["value"] == pytest.approx(75.0) and low["passed"] and not high["passed"]
+
+
+def test_saved_bench_document_is_judged_as_saved(tmp_path):
+    model = matmul_chain(tmp_path / "m.onnx", width=64)
+    profile = fast_profile(tmp_path)
+    b = cli("bench", model, "--device", profile, "--json", "-q", env={"EDGEDISTILL_CACHE": str(tmp_path / "c")})
+    assert b.returncode == 0, b.stderr
+    doc = tmp_path / "bench.json"
+    doc.write_text(b.stdout)
+    p50 = next(m["value"] for m in json.loads(b.stdout)["measurements"] if m["metric"] == "p50_ms")
+    model.unlink()  # judged on the document's figures alone: the file is not needed any more
+    ok = budgets_file(tmp_path / "ok.toml", [("m.onnx", "p50_ms", "10 s", "host-cpu", None),
+                                             ("m.onnx", "size", "1 MB", None, None)])
+    r = gate("--budgets", ok, doc, "--json", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["checks"][0]["measured"]["value"] == p50
+    tight = budgets_file(tmp_path / "tight.toml", [("m.onnx", "size", "1 kB", None, None)])
+    assert gate("--budgets", tight, doc, tmp_path=tmp_path).returncode == 1
+    # a bench document holds figures, not files: re-benching options make no sense with it
+    r = gate("--budgets", ok, doc, "--shape", "x=1x64", tmp_path=tmp_path)
+    assert r.returncode == 2 and "--shape and --data apply when gating model files" in r.stderr
+
+
+@pytest.mark.parametrize("row, problem", [
+    ({"artifact": "../../etc/passwd", "device": None, "metric": "size", "value": 1, "unit": "B"}, "plain file name"),
+    ({"artifact": "m.onnx", "device": None, "metric": "size", "value": "big", "unit": "B"}, "'value'"),
+    ({"artifact": "m.onnx", "device": "host\x1b[2J", "metric": "size", "value": 1, "unit": "B"}, "'device'"),
+    ({"artifact": "m.onnx", "device": None, "metric": "size", "value": 1, "unit": "B", "how": "guessed"}, "'how'"),
+])
+def test_hostile_bench_document_is_rejected_with_exit_3(tmp_path, row, problem):
+    doc = tmp_path / "bench.json"
+    doc.write_text(json.dumps({"schema": "edgedistill.bench/1", "measurements": [row], "statuses": []}))
+    budgets = budgets_file(tmp_path / "b.toml", [("m.onnx", "size", "1 MB", None, None)])
+    r = gate("--budgets", budgets, doc, tmp_path=tmp_path)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert problem in r.stderr and "measurements[0]" in r.stderr and "Traceback" not in r.stderr
+    assert "\x1b" not in r.stderr
+
+
+def test_foreign_json_names_both_accepted_schemas(tmp_path):
+    doc = tmp_path / "other.json"
+    doc.write_text(json.dumps({"schema": "someone.else/3"}))
+    budgets = budgets_file(tmp_path / "b.toml", [("m.onnx", "size", "1 MB", None, None)])
+    r = gate("--budgets", budgets, doc, tmp_path=tmp_path)
+    assert r.returncode == 3 and "edgedistill.report/1 or edgedistill.bench/1" in r.stderr
