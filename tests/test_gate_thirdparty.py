@@ -100,3 +100,25 @@ def test_foreign_json_names_both_accepted_schemas(tmp_path):
     budgets = budgets_file(tmp_path / "b.toml", [("m.onnx", "size", "1 MB", None, None)])
     r = gate("--budgets", budgets, doc, tmp_path=tmp_path)
     assert r.returncode == 3 and "edgedistill.report/1 or edgedistill.bench/1" in r.stderr
+
+
+@pytest.mark.browser
+def test_third_party_and_tiny_model_gated_in_the_browser(tmp_path):
+    """The same gate on browser-wasm: silero-vad with --shape, the tiny model's accuracy with --data."""
+    from test_browser import quick_profile
+
+    silero = shipped("silero_vad", f"data/{SILERO}")
+    tiny = matmul_chain(tmp_path / "tiny.onnx", width=256)
+    data, _ = _labelled_eval_set(tiny, tmp_path / "eval.npz")
+    quick_profile(tmp_path, "browser-wasm")
+    profile = tmp_path / "browser-wasm.toml"
+    budgets = budgets_file(tmp_path / "b.toml", [(SILERO, "p50_ms", "10 s", "browser-wasm", None)])
+    r = gate("--budgets", budgets, silero, "--shape", "input=1x256", "--device", profile, "--json",
+             tmp_path=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["checks"][0]["measured"]["how"] == "browser"
+    budgets = budgets_file(tmp_path / "acc.toml", [("tiny.onnx", "accuracy", "80 %", "browser-wasm", None)])
+    r = gate("--budgets", budgets, tiny, "--data", data, "--device", profile, "--json", tmp_path=tmp_path)
+    assert r.returncode == 1, r.stderr
+    measured = json.loads(r.stdout)["checks"][0]["measured"]
+    assert measured == {"value": pytest.approx(75.0), "unit": "%", "how": "browser"}
