@@ -94,7 +94,7 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         parity = {**exported.parity, **quantized.parity}
         bench = bench_all(recipe, trained, artifacts, staging, reporter)  # also writes latency.png, pareto.png
         measurements = bench.measurements
-        verdict = _judge(checks, measurements)
+        verdict = _judge(checks, measurements, artifacts)
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
         report["bench"] = bench.section()  # statuses, graph cost, profiles, environment (edgedistill.bench/1)
         report_mod.write(staging, report)
@@ -204,10 +204,14 @@ def _budgets(recipe, recipe_file: Path):
     return load_budgets(recipe_file.parent / recipe.gate.budgets, list_profiles())
 
 
-def _judge(checks, measurements):
+def _judge(checks, measurements, artifacts):
     if checks is None:
         return None
     from .release.gate import judge
+    from .release.hints import origins_of_report
     from .results import index
 
-    return judge(checks, index(measurements))
+    # hints follow what made each file and what it already is (no "use int8" for an int8 file)
+    origins = origins_of_report({"artifacts": {n: a.to_json() for n, a in artifacts.items()}},
+                                {n: a.path for n, a in artifacts.items()})
+    return judge(checks, index(measurements), origins=origins)

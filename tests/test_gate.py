@@ -9,6 +9,7 @@ import pytest
 
 from edgedistill.release.budgets import METRICS, Check, load_budgets, parse_limit
 from edgedistill.release.gate import HINTS, UNIT_OF, CheckResult, Verdict, fmt, judge
+from edgedistill.release.hints import Origin
 from edgedistill.results import Figure, Measurement, index
 
 ART = "student-int8-qdq.onnx"
@@ -307,3 +308,55 @@ def test_fmt_rate_shows_the_whole_number():
 @pytest.mark.parametrize("value, unit", [(999_999, "B"), (1500, "ms"), (999.9, "ms")])
 def test_fmt_never_uses_scientific_notation(value, unit):
     assert "e+" not in fmt(value, unit)
+
+
+# ---------------------------------------------------------------- hints follow the file's origin
+
+
+def _fail(metric: str, origin: Origin | None, limit: str = "1 B", value: float = 10.0) -> str:
+    upper = METRICS[metric][1] == "max"
+    device = "host-cpu" if METRICS[metric][2] else None
+    c = Check(ART, device, metric, 1.0 if upper else 100.0, limit, "error", WHERE)
+    r = judge([c], {(ART, device, metric): Figure(value, UNIT_OF[METRICS[metric][0]])}, origins={ART: origin})
+    assert not r.passed
+    return r.results[0].message.split(" — try: ")[1]
+
+
+@pytest.mark.parametrize("metric", ["size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "throughput"])
+def test_int8_file_is_never_told_to_use_the_int8_preset(metric):
+    got = _fail(metric, Origin("student", "int8-qdq"))
+    assert "onnx-int8-qdq preset" not in got and "already int8-qdq" in got and "smaller student" in got
+
+
+@pytest.mark.parametrize("metric", ["size", "brotli_size", "p90_ms", "peak_memory", "accuracy", "agreement"])
+def test_third_party_file_is_never_told_to_train_a_smaller_student(metric):
+    for precision in ("fp32", "int8-dynamic"):
+        got = _fail(metric, Origin("external", precision))
+        assert "smaller student" not in got and "wider student" not in got and "preset" not in got, got
+        assert "distillation epochs" not in got and "alpha" not in got, got
+
+
+def test_hints_say_what_fits_the_file():
+    assert _fail("size", Origin("external", "fp32")).startswith("int8 quantization (onnxruntime.quantization")
+    assert _fail("size", Origin("student", "fp32")).startswith("the onnx-int8-qdq preset")
+    assert "coreml-int8-weights" in _fail("size", Origin("student", "fp16", "coreml"))
+    assert _fail("size", Origin("teacher", "fp32")).endswith("gating the distilled student instead (the teacher is "
+                                                            "the reference, not the shipped file)")
+    assert "fp16 instead of int8" in _fail("accuracy_drop", Origin("student", "int8-qdq"))
+    assert "wider student" in _fail("accuracy_drop", Origin("student", "fp32"))
+    assert _fail("parity_cosine", Origin("student", "fp32")).startswith("check the export")
+    assert _fail("size", None) == HINTS["size"]  # nothing known: the generic hint
+
+
+def test_origin_of_file_reads_the_graph(tmp_path):
+    from gate_models import matmul_chain
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from edgedistill.release.hints import origin_of_file
+
+    fp32 = matmul_chain(tmp_path / "m.onnx", width=32)
+    assert origin_of_file(fp32) == Origin("external", "fp32", "onnx")
+    quantize_dynamic(str(fp32), str(tmp_path / "d.onnx"), weight_type=QuantType.QInt8)
+    assert origin_of_file(tmp_path / "d.onnx").precision == "int8-dynamic"
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    assert origin_of_file(tmp_path / "junk.onnx").precision == "unknown"

@@ -153,3 +153,13 @@ def test_run_folder_baseline_copies_the_files_and_gates_relative_sizes(tiny_run,
     r = cli("gate", "--budgets", budgets, tiny_run.out, "--baseline", base)
     assert r.returncode == 0, r.stdout + r.stderr  # the same files: +0% holds exactly
     shutil.rmtree(base)
+
+
+def test_fail_on_the_runs_int8_file_does_not_suggest_the_int8_preset(tiny_run, tmp_path):
+    budgets = budgets_file(tmp_path / "b.toml", [(INT8, "brotli_size", "1 kB", None, None),
+                                                 ("student-fp32.onnx", "brotli_size", "1 kB", None, None)])
+    r = cli("gate", "--budgets", budgets, tiny_run.out, "--json")
+    assert r.returncode == 1, r.stderr
+    hints = {c["artifact"]: c["message"].split(" — try: ")[1] for c in json.loads(r.stdout)["checks"]}
+    assert hints[INT8] == "a smaller student (fewer channels or layers); this file is already int8-qdq"
+    assert hints["student-fp32.onnx"] == "the onnx-int8-qdq preset, or a smaller student (fewer channels or layers)"

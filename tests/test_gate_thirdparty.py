@@ -122,3 +122,33 @@ def test_third_party_and_tiny_model_gated_in_the_browser(tmp_path):
     assert r.returncode == 1, r.stderr
     measured = json.loads(r.stdout)["checks"][0]["measured"]
     assert measured == {"value": pytest.approx(75.0), "unit": "%", "how": "browser"}
+
+
+def _qdq(src: Path, dest: Path) -> Path:
+    """A static int8 QDQ file made with onnxruntime.quantization (what a third party ships as "int8")."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.rows = iter([{"x": np.random.default_rng(i).standard_normal((1, 64)).astype(np.float32)}
+                              for i in range(8)])
+
+        def get_next(self):
+            return next(self.rows, None)
+
+    quantize_static(str(src), str(dest), Reader(), quant_format=QuantFormat.QDQ)
+    return dest
+
+
+def test_hints_follow_what_the_third_party_file_already_is(tmp_path):
+    fp32 = matmul_chain(tmp_path / "fp32.onnx", width=64)
+    int8 = _qdq(fp32, tmp_path / "int8.onnx")
+    budgets = budgets_file(tmp_path / "b.toml", [("fp32.onnx", "brotli_size", "1 kB", None, None),
+                                                 ("int8.onnx", "brotli_size", "1 kB", None, None)])
+    r = gate("--budgets", budgets, fp32, int8, "--json", tmp_path=tmp_path)
+    assert r.returncode == 1, r.stderr
+    hints = {c["artifact"]: c["message"].split(" — try: ")[1] for c in json.loads(r.stdout)["checks"]}
+    assert hints["int8.onnx"].endswith("this file is already int8-qdq")
+    assert hints["fp32.onnx"].startswith("int8 quantization (onnxruntime.quantization")
+    for text in hints.values():
+        assert "preset" not in text and "smaller student" not in text, text

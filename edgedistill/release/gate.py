@@ -18,28 +18,8 @@ from dataclasses import dataclass
 
 from ..results import Figure, fmt, label, lookup
 from .budgets import METRICS, RELATIVE, Check
+from .hints import HINTS, Origin, hint
 
-HINTS = {
-    "size": "a smaller student, or the onnx-int8-qdq preset",
-    "gzip_size": "a smaller student, or the onnx-int8-qdq preset",
-    "p50_ms": "the onnx-int8-qdq preset, or a smaller student",
-    "p90_ms": "the onnx-int8-qdq preset, or a smaller student",
-    "p99_ms": "the onnx-int8-qdq preset, or a smaller student; check the run's latency_cv for noise",
-    "session_create_ms": "a smaller file, or saving the onnxruntime-optimised graph",
-    "first_run_ms": "a smaller file, or saving the onnxruntime-optimised graph",
-    "throughput": "the onnx-int8-qdq preset, or a smaller student",
-    "peak_memory": "a smaller model, or fewer threads",
-    "accuracy": "more distillation epochs, more transfer data, or a wider student",
-    "accuracy_drop": "more distillation epochs, more transfer data, or fp32 instead of int8",
-    "agreement": "a higher alpha or temperature, or more transfer data",
-    "brotli_size": "a smaller student, or the onnx-int8-qdq preset",
-    "parity_max_abs_diff": "a finer quantization (fp32 or per-channel int8), or check the export",
-    "parity_cosine": "a finer quantization (fp32 or per-channel int8), or check the export",
-    "parity_agreement": "a finer quantization (fp32 or per-channel int8), or check the export",
-    "latency_ratio": "profile the new graph against the baseline's (op changes, quantization), or revert",
-    "latency_ratio_p90": "profile the new graph against the baseline's (op changes, quantization), or revert",
-    "latency_ratio_p99": "profile the new graph against the baseline's (op changes, quantization), or revert",
-}
 UNIT_OF = {"bytes": "B", "time": "ms", "percent": "%", "points": "pp", "rate": "samples/s", "logit": "logit",
            "cosine": "cosine", "ratio": "×"}
 
@@ -78,16 +58,20 @@ class Verdict:
         return tuple(r for r in self.results if not r.passed)
 
 
-def judge(checks: list[Check], figures: dict, baseline: dict | None = None) -> Verdict:
-    """Compare each check with its figure; `figures` (and `baseline`) map (artifact, device, metric) → Figure."""
-    return Verdict(tuple(_judge(c, figures, baseline) for c in checks))
+def judge(checks: list[Check], figures: dict, baseline: dict | None = None,
+          origins: dict[str, Origin] | None = None) -> Verdict:
+    """Compare each check with its figure; `figures` (and `baseline`) map (artifact, device, metric) → Figure.
+
+    `origins` (artifact → Origin: what made the file, what it already is) fits each failure's hint to the file.
+    """
+    return Verdict(tuple(_judge(c, figures, baseline, (origins or {}).get(c.artifact)) for c in checks))
 
 
-def _judge(c: Check, figures: dict, baseline: dict | None) -> CheckResult:
+def _judge(c: Check, figures: dict, baseline: dict | None, origin: Origin | None = None) -> CheckResult:
     if c.metric.startswith("latency_ratio"):
         return _judge_ratio(c, figures, c.metric, c.limit, c.limit_text)
     if not c.relative:
-        return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), c.limit, c.limit_text)
+        return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), c.limit, c.limit_text, origin=origin)
     missing = _baseline_gap(c, baseline)
     if missing:
         return CheckResult(c, None, False, missing)
@@ -101,7 +85,7 @@ def _judge(c: Check, figures: dict, baseline: dict | None) -> CheckResult:
     limit = base.value * c.limit
     shown = f"{c.limit_text} (≤ {fmt(limit, base.unit)})"
     return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), limit, shown,
-                      f" vs baseline {label(base)}")
+                      f" vs baseline {label(base)}", origin)
 
 
 def _baseline_gap(c: Check, baseline: dict | None) -> str:
@@ -115,7 +99,8 @@ def _baseline_gap(c: Check, baseline: dict | None) -> str:
     return ""
 
 
-def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "") -> CheckResult:
+def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "",
+               origin: Origin | None = None) -> CheckResult:
     on = f" on {c.device}" if c.device else ""
     shown_limit = "" if limit_text == c.limit_text else limit_text
     if fig is None:
@@ -131,7 +116,7 @@ def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, cont
     verb = "exceeds" if c.upper else "is below"
     by = fmt(over, "pp" if fig.unit == "%" else fig.unit)  # a gap between percentages is in points
     return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {limit_text} by {by}{rel}{on} "
-                                      f"[{c.where}] — try: {HINTS.get(c.metric, '')}", limit, shown_limit)
+                                      f"[{c.where}] — try: {hint(c.metric, origin)}", limit, shown_limit)
 
 
 def _judge_ratio(c: Check, figures: dict, metric: str, limit: float, limit_text: str) -> CheckResult:

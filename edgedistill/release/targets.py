@@ -56,7 +56,9 @@ def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles:
     _check_artifacts(checks, measurements, budgets)
     if base is not None:
         measurements += _ab_ratios(checks, files, base, user)
-    verdict = judge(checks, index(measurements), base.figures if base else None)
+    from .hints import origins_of_report
+
+    verdict = judge(checks, index(measurements), base.figures if base else None, origins_of_report(report, files))
     saved = [m for m in measurements if not m.metric.startswith(("latency_ratio", "parity_"))]
     report = {**report, "measurements": [m.to_json() for m in saved], "gate": gate_json(verdict)}
     return GateRun(verdict, report, files)
