@@ -42,7 +42,7 @@ def test_gate_failing_budget_exits_1_with_what_where_how_much_and_a_hint(tiny_ru
                                                'metric = "size"\nlimit = "1 kB"\n')
     r = cli("gate", "--budgets", budgets, tiny_run.out)
     assert r.returncode == 1, r.stdout + r.stderr
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("FAIL:"))
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("student-int8-qdq.onnx: FAIL: size "))
     assert "size" in line and "exceeds 1 kB by" in line and f"{budgets}:1" in line and "try:" in line
     j = cli("gate", "--budgets", budgets, tiny_run.out, "--json")
     assert j.returncode == 1 and json.loads(j.stdout)["passed"] is False
@@ -55,7 +55,8 @@ def test_run_with_a_failing_budget_exits_1_and_keeps_the_run(tiny_run, cache_dir
     out = tmp_path / "run"
     r = cli("run", recipe, "--out", out, "--quiet", env={"EDGEDISTILL_CACHE": str(cache_dir)})
     assert r.returncode == 1, r.stderr
-    assert "FAIL: accuracy" in r.stdout and "is below 100 %" in r.stdout and f"{budgets}:1" in r.stdout
+    assert "student-int8-qdq.onnx on host-cpu: FAIL: accuracy" in r.stdout
+    assert "is below 100 %" in r.stdout and f"{budgets}:1" in r.stdout
     assert (out / "report.json").exists()  # a missed budget is a result: the run folder is complete
     assert r.stderr == ""  # --quiet
 

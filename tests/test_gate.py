@@ -41,7 +41,7 @@ def test_within_budget_passes():
     assert r.passed
     assert r.check is c
     assert r.measured == Figure(4.0, "ms")
-    assert r.message == "p90_ms 4 ms within 5 ms on host-cpu"
+    assert r.message == "p90_ms 4 ms within 5 ms" and r.subject == f"{ART} on host-cpu"
     assert r.margin == pytest.approx(1.0)
     v = judge([c], {(ART, "host-cpu", "p90_ms"): Figure(4.0, "ms")})
     assert v.passed and v.failures == ()
@@ -61,7 +61,7 @@ def test_exactly_at_the_limit_passes(metric, limit, value):
 def test_latency_over_budget_message_shape():
     r = judge_one(check("p90_ms", "5 ms"), 6.2)
     assert not r.passed
-    assert r.message == ("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) on host-cpu [budgets.toml:7] — try: "
+    assert r.message == ("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) [budgets.toml:7] — try: "
                          "the onnx-int8-qdq preset, or a smaller student")
     assert r.margin == pytest.approx(-1.2)
     assert judge([r.check], {(ART, "host-cpu", "p90_ms"): Figure(6.2, "ms")}).passed is False
@@ -78,7 +78,7 @@ def test_failure_names_the_budgets_file_line(tmp_path):
     assert not v.passed
     (failure,) = v.failures
     assert failure.check.metric == "p90_ms"
-    assert failure.message.startswith("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) on host-cpu [")
+    assert failure.message.startswith("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) [")
     assert f"[{path}:8] — try: " in failure.message
     assert v.results[0].passed and v.results[0].message == "size 20 kB within 32 kB"
 
@@ -95,7 +95,7 @@ def test_size_over_budget_has_no_device_in_message():
 def test_accuracy_drop_is_an_upper_bound_in_points():
     r = judge_one(check("accuracy_drop", "3 pp"), 4.2)
     assert not r.passed
-    assert r.message.startswith("accuracy_drop 4.20 pp exceeds 3 pp by 1.20 pp (+40%) on host-cpu [budgets.toml:7]")
+    assert r.message.startswith("accuracy_drop 4.20 pp exceeds 3 pp by 1.20 pp (+40%) [budgets.toml:7]")
     better = judge_one(check("accuracy_drop", "3 pp"), -0.5)  # the student beat the teacher
     assert better.passed
     assert better.margin == pytest.approx(3.5)
@@ -104,7 +104,7 @@ def test_accuracy_drop_is_an_upper_bound_in_points():
 def test_peak_memory_over_budget():
     r = judge_one(check("peak_memory", "300 MB"), 312_500_000)
     assert not r.passed
-    assert r.message.startswith("peak_memory 312 MB exceeds 300 MB by 12.5 MB (+4%) on host-cpu")
+    assert r.message.startswith("peak_memory 312 MB exceeds 300 MB by 12.5 MB (+4%) [")
 
 
 def test_zero_limit_omits_the_relative_excess():
@@ -119,7 +119,7 @@ def test_zero_limit_omits_the_relative_excess():
 def test_accuracy_below_limit_fails():
     r = judge_one(check("accuracy", "95 %"), 93.5)
     assert not r.passed
-    assert r.message == ("accuracy 93.50% is below 95 % by 1.50 pp (-2%) on host-cpu [budgets.toml:7] — try: "
+    assert r.message == ("accuracy 93.50% is below 95 % by 1.50 pp (-2%) [budgets.toml:7] — try: "
                          "more distillation epochs, more transfer data, or a wider student")
     assert r.margin == pytest.approx(-1.5)
 
@@ -128,14 +128,14 @@ def test_accuracy_above_limit_passes_with_positive_margin():
     r = judge_one(check("accuracy", "95 %"), 97.0)
     assert r.passed
     assert r.margin == pytest.approx(2.0)
-    assert r.message == "accuracy 97.00% within 95 % on host-cpu"
+    assert r.message == "accuracy 97.00% within 95 %"
 
 
 def test_throughput_below_limit_fails():
     r = judge_one(check("throughput", "1000 /s"), 800)
     assert not r.passed
     assert r.message.startswith(f"throughput {fmt(800, 'samples/s')} is below 1000 /s by "
-                                f"{fmt(200, 'samples/s')} (-20%) on host-cpu [budgets.toml:7] — try: ")
+                                f"{fmt(200, 'samples/s')} (-20%) [budgets.toml:7] — try: ")
     assert r.margin == -200
 
 
@@ -207,14 +207,15 @@ def test_missing_measurement_fails():
     assert not v.passed
     (r,) = v.failures
     assert r.measured is None and r.margin is None
-    assert r.message == (f"p90_ms of {ART} on pixel-7 was not measured — a budget without a measurement fails "
+    assert r.message == (f"p90_ms was not measured — a budget without a measurement fails "
                          f"[{WHERE}]; bench that artifact there")
+    assert r.subject == f"{ART} on pixel-7"
 
 
 def test_missing_size_measurement_message_has_no_device():
     r = judge_one(check("size", "32 kB", device=None), None)
     assert not r.passed
-    assert r.message.startswith(f"size of {ART} was not measured")
+    assert r.message.startswith("size was not measured") and r.subject == ART
 
 
 def test_other_artifacts_figures_do_not_count():

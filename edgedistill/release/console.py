@@ -8,11 +8,19 @@ from rich.console import Console
 from rich.table import Table
 
 from ..results import fmt
-from .report import GATE_HEADER, TRAINING_HEADER, comparison_tables, gap_text, gate_rows, training_rows
+from .report import GATE_HEADER, TRAINING_HEADER, comparison_tables, gap_text, gate_rows, training_rows, verdict_line
 
 
 def _console() -> Console:
-    return Console(highlight=False, markup=False)  # messages hold "[file:line]", never rich markup
+    """stdout as rich sees it; not a terminal (a CI log, a pipe): tables at full width, nothing wrapped.
+
+    rich falls back to 80 columns without a terminal, which cuts names to `student-int8…` and folds rows
+    in two; a CI log has no width, so the tables take what their cells need.
+    """
+    import sys
+
+    wide = None if sys.stdout.isatty() else 100_000
+    return Console(highlight=False, markup=False, width=wide)  # messages hold "[file:line]", never rich markup
 
 
 def print_run(report: dict, out: Path) -> None:
@@ -38,8 +46,8 @@ def print_gate(gate: dict) -> None:
                      numeric=False))
     for c in gate["checks"]:
         if not c["passed"]:
-            # plain print: one unwrapped line per failure, greppable in CI logs
-            print(("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"], flush=True)
+            # plain print: one unwrapped line per failure, starting with the artifact (and device), greppable
+            print(verdict_line(c), flush=True)
 
 
 def _table(title: str, header, rows, numeric: bool = True) -> Table:

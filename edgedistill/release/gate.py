@@ -1,7 +1,9 @@
 """The gate: pure (checks, measurements[, baseline]) → Verdict. No I/O; the CLI turns it into exit codes.
 
 A check whose measurement is missing fails: a budget never passes silently. So does a relative
-check whose baseline value is missing.
+check whose baseline value is missing. A result's message says what was measured, against what
+limit, by how much and what to try; what it is about (`CheckResult.subject`: "ARTIFACT on DEVICE")
+starts every line the CLI prints for it.
 
 Relative limits ("+5%", Check.relative, limit = factor 1.05):
 - sizes: limit = the baseline report's figure × factor, then judged like an absolute limit;
@@ -44,6 +46,17 @@ class CheckResult:
         return lim - v if self.check.upper else v - lim
 
 
+    @property
+    def subject(self) -> str:
+        """What the check is about: "student-int8-qdq.onnx on host-cpu" (the start of its CI log line)."""
+        return subject(self.check.artifact, self.check.device)
+
+
+def subject(artifact: str, device: str | None) -> str:
+    """The artifact, and the device when the figure depends on one."""
+    return artifact + (f" on {device}" if device else "")
+
+
 @dataclass(frozen=True)
 class Verdict:
     results: tuple[CheckResult, ...]
@@ -79,7 +92,7 @@ def _judge(c: Check, figures: dict, baseline: dict | None, origin: Origin | None
         return _judge_ratio(c, figures, RELATIVE[c.metric], c.limit, f"{c.limit_text} (≤ {c.limit:.2f}×)")
     base = lookup(baseline, c.artifact, c.device, c.metric)
     if base is None:
-        return CheckResult(c, None, False, f"{c.metric} of {c.artifact} is not in the baseline — a relative "
+        return CheckResult(c, None, False, f"{c.metric} is not in the baseline — a relative "
                                            f"limit without a baseline value fails [{c.where}]; update the baseline "
                                            f"or write an absolute limit")
     limit = base.value * c.limit
@@ -91,42 +104,40 @@ def _judge(c: Check, figures: dict, baseline: dict | None, origin: Origin | None
 def _baseline_gap(c: Check, baseline: dict | None) -> str:
     """Why a relative check cannot be judged against `baseline`, or "" when it can."""
     if baseline is None:
-        return (f"{c.metric} of {c.artifact}: relative limit {c.limit_text} needs a baseline, and none was given "
+        return (f"{c.metric}: relative limit {c.limit_text} needs a baseline, and none was given "
                 f"[{c.where}]; pass --baseline DIR")
     if not any(k[0] == c.artifact for k in baseline):
-        return (f"{c.metric} of {c.artifact}: the baseline has no artifact {c.artifact!r} — a relative limit "
+        return (f"{c.metric}: the baseline has no artifact {c.artifact!r} — a relative limit "
                 f"without a baseline value fails [{c.where}]; update the baseline or write an absolute limit")
     return ""
 
 
 def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "",
                origin: Origin | None = None) -> CheckResult:
-    on = f" on {c.device}" if c.device else ""
     shown_limit = "" if limit_text == c.limit_text else limit_text
     if fig is None:
-        return CheckResult(c, None, False, f"{c.metric} of {c.artifact}{on} was not measured — a budget "
+        return CheckResult(c, None, False, f"{c.metric} was not measured — a budget "
                                            f"without a measurement fails [{c.where}]; bench that artifact there",
                            limit, shown_limit)
     ok = fig.value <= limit if c.upper else fig.value >= limit
     shown = label(fig) + context
     if ok:
-        return CheckResult(c, fig, True, f"{c.metric} {shown} within {limit_text}{on}", limit, shown_limit)
+        return CheckResult(c, fig, True, f"{c.metric} {shown} within {limit_text}", limit, shown_limit)
     over = abs(fig.value - limit)
     rel = f" ({'+' if c.upper else '-'}{over / limit:.0%})" if limit else ""
     verb = "exceeds" if c.upper else "is below"
     by = fmt(over, "pp" if fig.unit == "%" else fig.unit)  # a gap between percentages is in points
-    return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {limit_text} by {by}{rel}{on} "
+    return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {limit_text} by {by}{rel} "
                                       f"[{c.where}] — try: {hint(c.metric, origin)}", limit, shown_limit)
 
 
 def _judge_ratio(c: Check, figures: dict, metric: str, limit: float, limit_text: str) -> CheckResult:
     """A new/old latency ratio from an interleaved A/B run, with its 95% CI, against a factor."""
-    on = f" on {c.device}" if c.device else ""
     shown_limit = "" if limit_text == c.limit_text else limit_text
     r = lookup(figures, c.artifact, c.device, metric)
     lo, hi = (lookup(figures, c.artifact, c.device, f"{metric}_{s}") for s in ("low", "high"))
     if r is None:
-        return CheckResult(c, None, False, f"{c.metric} of {c.artifact}{on}: no interleaved A/B ratio against "
+        return CheckResult(c, None, False, f"{c.metric}: no interleaved A/B ratio against "
                                            f"the baseline's file ({metric}) — a budget without a measurement "
                                            f"fails [{c.where}]; gate the file with --baseline DIR holding it "
                                            f"(onnxruntime profiles only)", limit, shown_limit)
@@ -137,11 +148,11 @@ def _judge_ratio(c: Check, figures: dict, metric: str, limit: float, limit_text:
     shown = f"{stat} {label(r)} the baseline{ci}"
     head = c.metric if c.metric.startswith("latency_ratio") else f"{c.metric} ratio"
     if r.value <= limit:
-        return CheckResult(c, r, True, f"{head}: {shown} within {limit_text}{on}{note}", limit, shown_limit,
+        return CheckResult(c, r, True, f"{head}: {shown} within {limit_text}{note}", limit, shown_limit,
                            inconclusive)
     over = r.value - limit
     return CheckResult(c, r, False, f"{head}: {shown} exceeds {limit_text} by {over:.2f}× (+{over / limit:.0%})"
-                                    f"{on} [{c.where}] — try: {HINTS[RELATIVE.get(c.metric) or c.metric]}{note}",
+                                    f" [{c.where}] — try: {HINTS[RELATIVE.get(c.metric) or c.metric]}{note}",
                        limit, shown_limit, inconclusive)
 
 

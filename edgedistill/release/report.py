@@ -234,9 +234,20 @@ def gate_markdown(gate: dict | None) -> list[str]:
     out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "", _md_row(GATE_HEADER),
            "|---|---|---:|---:|---:|---|"]
     out += [_md_row(r) for r in gate_rows(gate)]
-    out += [""] + [("- warning: " if c["level"] == "warn" else "- **FAIL**: ") + c["message"]
+    out += [""] + [f"- `{_subject(c)}`: " + ("warning: " if c["level"] == "warn" else "**FAIL**: ") + c["message"]
                    for c in gate["checks"] if not c["passed"]]
     return out + [""]
+
+
+def verdict_line(c: dict) -> str:
+    """A failed check as one CI log line that starts with what failed: `ARTIFACT on DEVICE: FAIL: …`."""
+    return f"{_subject(c)}: " + ("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"]
+
+
+def _subject(c: dict) -> str:
+    from .gate import subject
+
+    return subject(c["artifact"], c["device"])
 
 
 def _md_row(cells) -> str:
