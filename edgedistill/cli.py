@@ -1,7 +1,9 @@
 """Command line: run | distill | bench | gate | report | export | devices | presets.
 
 Exit codes: 0 pass, 1 a budget failed, 2 bad config or usage, 3 a rejected input file,
-4 internal error. Errors are one line on stderr; --debug adds the traceback.
+4 internal error, 5 an exported file missed its parity tolerance (a result, with the numbers
+and a hint), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM. Errors are one line on stderr; --debug adds
+the traceback.
 Heavy modules (torch, onnxruntime, coremltools) are imported inside commands only.
 """
 
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from .errors import EdgeDistillError, UsageError
+from .errors import EdgeDistillError, ParityError, UsageError
 
-EXIT_PASS, EXIT_BUDGET, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_PASS, EXIT_BUDGET, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL, EXIT_PARITY = 0, 1, 2, 3, 4, 5
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +31,10 @@ def cli(ctx, debug):
     edgedistill run                      the default recipe (mnist1d), end to end
     edgedistill bench model.onnx         measure any ONNX file on host-cpu
     edgedistill gate --budgets b.toml runs/mnist1d-…   judge a run against budgets
+
+    \b
+    Exit codes: 0 pass · 1 a budget failed · 2 bad config or usage · 3 a rejected input file
+    · 4 internal error · 5 an exported file missed its parity tolerance · 130 Ctrl-C · 143 SIGTERM
     """
     ctx.obj = {"debug": debug}
 
@@ -415,7 +421,8 @@ def main(argv=None) -> None:
     except EdgeDistillError as exc:
         if debug:
             raise
-        click.echo(f"edgedistill: error: {exc}", err=True)
+        # a parity miss is a result (numbers + hint), not an error of the user or of edgedistill
+        click.echo(f"edgedistill: {'FAIL' if isinstance(exc, ParityError) else 'error'}: {exc}", err=True)
         code = exc.exit_code
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if debug:

@@ -50,3 +50,20 @@ def test_export_errors_name_the_problem_with_the_documented_exit_codes(tiny_run,
     r = cli("export", tiny_run.out / "teacher.safetensors", "--recipe", TINY, "--preset", "onnx-fp32",
             "--out", tmp_path / "t", env=env)
     assert r.returncode == 3 and "not weights for the recipe's cnn1d" in r.stderr
+
+
+def test_a_file_missing_its_parity_tolerance_exits_5_with_the_numbers_and_a_hint(tiny_run, cache_dir, tmp_path):
+    """A parity miss is a result, not an internal error (4): its own exit code, documented in README and --help."""
+    from edgedistill.resources import data_dir
+
+    strict = tmp_path / "strict-int8.toml"
+    text = (data_dir("exporters") / "onnx-int8-qdq.toml").read_text()
+    text = text.replace('name = "onnx-int8-qdq"', 'name = "strict-int8"')
+    strict.write_text(text.replace("[parity]\n", "[parity]\nmax_abs_diff = 1e-12\n"))
+    r = cli("export", tiny_run.out, "--preset", strict, "--out", tmp_path / "out",
+            env={"EDGEDISTILL_CACHE": str(cache_dir)})
+    assert r.returncode == 5, r.stderr
+    (line,) = r.stderr.splitlines()
+    assert line.startswith("edgedistill: FAIL: ") and " fails parity with the torch model on " in line
+    assert "max |Δ|" in line and " — " in line  # the numbers, then the hint
+    assert "5 an exported file missed its parity tolerance" in cli("--help").stdout

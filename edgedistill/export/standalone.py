@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputFileError, StageError, UsageError
+from ..errors import InputFileError, ParityError, StageError, UsageError
 
 STUDENT_FILE = "student-distilled_transfer.safetensors"
 
@@ -207,7 +207,7 @@ def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exc
                          "within": drop <= max_drop, "kept": False, "record": rec, "dir": trial})
     ok = sorted((a for a in attempts if a.get("within")), key=lambda a: a["bytes"])
     if not ok:
-        raise StageError(f"no preset keeps the accuracy drop within {max_drop} pp: "
+        raise ParityError(f"no preset keeps the accuracy drop within {max_drop} pp: "
                          + "; ".join(f"{a['preset']} {a.get('accuracy_drop_pp')}" for a in attempts))
     best = ok[0]
     best["kept"] = True
