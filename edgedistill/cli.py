@@ -405,9 +405,30 @@ def _verdict_exit(gate: dict | None) -> int:
     return EXIT_PASS if gate is None or gate["passed"] else EXIT_BUDGET
 
 
+class Terminated(BaseException):
+    """SIGTERM (a cancelled CI job), raised in the main thread so it unwinds like Ctrl-C: every
+    `except BaseException` / `finally` on the way removes what it staged (pipeline, baseline, exports)."""
+
+
+def _on_sigterm(signum, frame):
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated()
+
+
+STOPPED = ("what it was writing was removed; rerun the same command to start again (`run` and `distill`: "
+           "add --resume --out DIR to continue from the last training checkpoint)")
+
+
 def main(argv=None) -> None:
     """Entry point: run the CLI and map every outcome to the documented exit code."""
+    import signal
+    import threading
+
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = cli.main(args=argv, prog_name="edgedistill", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version
@@ -415,9 +436,12 @@ def main(argv=None) -> None:
     except click.ClickException as exc:  # usage errors: click's message, exit 2
         exc.show()
         code = EXIT_CONFIG
-    except click.exceptions.Abort:
-        click.echo("edgedistill: aborted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo(f"edgedistill: interrupted — {STOPPED}", err=True)
         code = 130
+    except Terminated:
+        click.echo(f"edgedistill: stopped by SIGTERM — {STOPPED}", err=True)
+        code = 143
     except EdgeDistillError as exc:
         if debug:
             raise

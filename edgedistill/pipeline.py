@@ -39,15 +39,21 @@ def claim_out(out: Path, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not force:
         raise UsageError(f"{out} already exists — pass --force to replace it, or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # unique per run: two runs aiming at one folder never write into each other's staging
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    from .staging import claim_staging
+
+    # unique per run: two runs aiming at one folder never write into each other's staging; locked while we
+    # live, so a later completed run can tell a killed run's leftover from a live run's folder
+    return claim_staging(out)
 
 
 def publish(staging: Path, out: Path, force: bool) -> None:
-    """Move the finished staging folder into place (replacing an old run only now, with --force)."""
+    """Move the finished staging folder into place (replacing an old run only now, with --force);
+    then remove leftover `.NAME.partial-*` folders of killed runs of the same name."""
+    from .staging import sweep_stale
+
     if not out.exists():
         staging.rename(out)
+        sweep_stale(out)
         return
     if not force:  # appeared while we ran
         raise UsageError(f"{out} appeared during the run — results kept in {staging}; rename it or rerun with --force")
@@ -55,6 +61,7 @@ def publish(staging: Path, out: Path, force: bool) -> None:
     out.rename(trash / "run")
     staging.rename(out)
     shutil.rmtree(trash, ignore_errors=True)
+    sweep_stale(out)
 
 
 def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
-from conftest import TINY, cli
+from conftest import ROOT, TINY, cli
 
 import edgedistill
 
@@ -137,3 +140,22 @@ def test_gate_benches_model_files_first_and_names_unknown_artifacts(tiny_run, tm
     model.rename(renamed)
     r = cli("gate", "--budgets", budgets, renamed)
     assert r.returncode == 2 and f"{budgets}:1" in r.stderr and "did you mean 'student-int8.onnx'" in r.stderr
+
+
+def test_sigterm_mid_training_cleans_staging_says_how_to_resume_and_exits_143(tiny_run, cache_dir, tmp_path):
+    """A cancelled CI job sends SIGTERM: handled like Ctrl-C (staging removed, checkpoints kept, how to resume)."""
+    out = tmp_path / "run"
+    ckpt = tmp_path / ".run.checkpoints" / "student-distilled"
+    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY), "--out", str(out), "--quiet",
+                             "--checkpoint-every", "1"], env={**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)},
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not ckpt.joinpath("step-00000002").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    assert list(tmp_path.glob(".run.partial-*")), "the run was staging when stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err and f"--resume --out {out}" in err and "Traceback" not in err
+    assert not list(tmp_path.glob(".run.partial-*")) and not out.exists()  # nothing half-written
+    assert ckpt.is_dir()  # training is not lost

@@ -12,7 +12,6 @@ a passing gate unless forced: a baseline is what was accepted, so accepting must
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +69,9 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
                              f"replace it, or choose another folder")
     elif dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} exists and is not a baseline folder — choose an empty or new folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    from ..staging import claim_staging
+
+    staging = claim_staging(dest)
     try:
         artifacts = {}
         for name, src in files.items():
