@@ -348,6 +348,10 @@ def presets(as_json):
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: beside the checkpoint).")
 @click.option("--max-drop", type=float, default=0.5, show_default=True,
               help="With --preset auto: largest accuracy drop vs the fp32 student, in percentage points.")
+@click.option("--by", type=click.Choice(["size", "brotli_size", "p50_ms"]),
+              help="With --preset auto: keep the best file by this figure (p50_ms: measured on the recipe's "
+              "first device). Default: brotli_size when that device is a browser (it downloads the file "
+              "compressed), else size.")
 @click.option("--auto-exclude", is_flag=True, help="Keep the int8 layers that break the tolerance in float, "
               "worst first, until the file passes.")
 @click.option("--qat-epochs", type=int, default=0, show_default=True, help="When a static int8 file fails "
@@ -355,30 +359,41 @@ def presets(as_json):
               "(QAT + KD; needs a run folder for the teacher), then re-export.")
 @click.option("--force", is_flag=True, help="Write into a non-empty --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export record (export.json) to stdout.")
-def export_cmd(checkpoint, preset, recipe, trust_run, out, max_drop, auto_exclude, qat_epochs, force, as_json):
+def export_cmd(checkpoint, preset, recipe, trust_run, out, max_drop, by, auto_exclude, qat_epochs, force, as_json):
     """Export one trained student to a preset's file, proven against the student on held-out data.
 
     \b
     CHECKPOINT is a run folder (`edgedistill run` output) or a student .safetensors with --recipe.
     edgedistill export runs/mnist1d-… --preset onnx-int8-qdq
-    edgedistill export runs/mnist1d-… --preset auto --max-drop 0.5
+    edgedistill export runs/mnist1d-… --preset auto --max-drop 0.5 --by brotli_size
     edgedistill export student.safetensors --recipe my.toml --preset coreml-int8-weights
     """
     from .export.standalone import run_export
 
+    if by is not None and preset != "auto":
+        raise UsageError("--by ranks the files of --preset auto; with one preset there is nothing to rank")
     record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs,
-                        trust_run=trust_run)
-    if as_json:
-        click.echo(json.dumps(record, indent=2, default=str))
-    else:
-        art, par = record["artifact"], record["parity"]
-        shown = (f"accuracy {par['accuracy']['value']:.2f}% (drop {par['accuracy_drop']['value']:.2f} pp), "
-                 f"top-1 agreement {par['top1_agreement']['value']:.2f}%" if "accuracy" in par else par["skipped"])
-        click.echo(f"{art['name']}  {art['bytes']:,} B  [{record.get('chosen', record['preset'])}]  {shown}")
-        for a in record.get("attempts", []):
-            got = f"{a['bytes']:,} B, drop {a['accuracy_drop_pp']:.2f} pp" if a["bytes"] else a["error"]
-            click.echo(f"  {'kept ' if a['kept'] else 'tried'} {a['preset']:<22} {got}")
+                        trust_run=trust_run, by=by)
+    click.echo(json.dumps(record, indent=2, default=str)) if as_json else _print_export(record)
     return EXIT_PASS
+
+
+def _print_export(record: dict) -> None:
+    """The kept file with its parity; with --preset auto, the criterion and every attempt."""
+    art, par = record["artifact"], record["parity"]
+    shown = (f"accuracy {par['accuracy']['value']:.2f}% (drop {par['accuracy_drop']['value']:.2f} pp), "
+             f"top-1 agreement {par['top1_agreement']['value']:.2f}%" if "accuracy" in par else par["skipped"])
+    click.echo(f"{art['name']}  {art['bytes']:,} B  [{record.get('chosen', record['preset'])}]  {shown}")
+    by = record.get("by")
+    if by:
+        click.echo(f"ranked by {by} ({record['by_reason']}), within {record['max_drop_pp']} pp accuracy drop:")
+    for a in record.get("attempts", []):
+        got = f"{a['bytes']:,} B, drop {a['accuracy_drop_pp']:.2f} pp" if a["bytes"] else a["error"]
+        if a["bytes"] and by and by != "size":
+            value = a.get(by)
+            got += f", {by} " + ("n/a" if value is None else f"{value:,.0f} B" if by == "brotli_size"
+                                 else f"{value:.3f} ms")
+        click.echo(f"  {'kept ' if a['kept'] else 'tried'} {a['preset']:<22} {got}")
 # --- end export ------------------------------------------------------------------------------
 
 
