@@ -273,20 +273,30 @@ def _gate_outputs(payload: dict, junit, markdown_file) -> None:
 @click.option("--markdown", is_flag=True, help="Print markdown instead of tables.")
 @click.option("--compare", nargs=2, type=click.Path(path_type=Path), metavar="A B",
               help="Show what changed from run A to run B (folders or report.json files).")
-@click.option("--json", "as_json", is_flag=True, help="With --compare: print the changes as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json (with --compare: the changes as JSON).")
 @click.option("--plot", type=click.Path(path_type=Path), help="With --compare: write a PNG of the b/a ratios.")
 def report(run_dir, markdown, compare, as_json, plot):
-    """Show a finished run's report, or with --compare A B what changed between two runs."""
-    from .release.runfolder import read_report
+    """Show a finished run's report, or with --compare A B what changed between two runs.
+
+    \b
+    edgedistill report runs/mnist1d-…            tables
+    edgedistill report runs/mnist1d-… --json     report.json, checked (schema edgedistill.report/1)
+    edgedistill report --compare A B --markdown
+    """
+    from .release.runfolder import figures_of, read_report
 
     if compare:
         return _compare(*compare, markdown, as_json, plot)
-    if run_dir is None or as_json or plot:
-        raise UsageError("give a RUN_DIR, or --compare A B (--json and --plot work with --compare)")
+    if run_dir is None or plot or (as_json and markdown):
+        raise UsageError("give a RUN_DIR (with --markdown or --json), or --compare A B (--plot works with --compare)")
     from .release.console import print_run
     from .release.report import markdown as render
 
     rep = read_report(run_dir)
+    figures_of(rep, str(run_dir))  # someone else's report: every figure checked before it is shown (exit 3)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+        return EXIT_PASS
     if rep.get("kind") == "charlm":  # a char-LM run folder (edgedistill/lm)
         from .lm.report import markdown as render
         from .lm.report import print_run
@@ -314,25 +324,26 @@ def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every field of every profile (peaks with their sources).")
 def devices(as_json):
-    """List the shipped device profiles."""
+    """List the shipped device profiles: runtime, threads, constraints, runs, published peaks."""
+    from .catalog import DEVICE_HEADER, device_rows
     from .devices import list_profiles, load_profile
 
-    rows = [load_profile(n) for n in list_profiles()]
-    _listing([(p.name, p.how, p.description) for p in rows], as_json, ("name", "how", "description"))
+    _listing("Device profiles (devices/*.toml)", DEVICE_HEADER, device_rows,
+             [load_profile(n) for n in list_profiles()], as_json)
     return EXIT_PASS
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every field of every preset.")
 def presets(as_json):
-    """List the shipped export presets."""
+    """List the shipped export presets: format, precision, opset, quantization, parity tolerance."""
+    from .catalog import PRESET_HEADER, preset_rows
     from .export.presets import list_presets, load_preset
 
-    rows = [load_preset(n) for n in list_presets()]
-    _listing([(p.name, p.format, p.precision, p.description) for p in rows], as_json,
-             ("name", "format", "precision", "description"))
+    _listing("Export presets (exporters/*.toml)", PRESET_HEADER, preset_rows,
+             [load_preset(n) for n in list_presets()], as_json)
     return EXIT_PASS
 
 
@@ -397,12 +408,16 @@ def _print_export(record: dict) -> None:
 # --- end export ------------------------------------------------------------------------------
 
 
-def _listing(rows, as_json: bool, keys) -> None:
+def _listing(title: str, header, rows_of, items, as_json: bool) -> None:
+    """A catalog as an aligned table (full width when piped), or every field as JSON."""
     if as_json:
-        click.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
+        from .catalog import as_json as dump
+
+        click.echo(json.dumps(dump(items), indent=2))
     else:
-        for r in rows:
-            click.echo("  ".join(f"{c:<16}" if i < len(r) - 1 else c for i, c in enumerate(r)))
+        from .release.console import print_table
+
+        print_table(title, header, rows_of(items))
 
 
 def _parse_shapes(items) -> dict[str, list[int]]:

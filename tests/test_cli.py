@@ -112,6 +112,40 @@ def test_listing_commands():
     assert {"mobile-big-core", "mobile-little-core", "coreml"} <= set(by_name)
 
 
+def test_listings_are_aligned_tables_with_runs_peaks_opset_and_tolerances():
+    for command, header, expected in (
+            ("devices", ["constraints", "runs (latency; throughput)", "peak"],
+             {"mobile-big-core": ["2 CPUs, 2048 MiB", "batch 1: 10 warm-up + ≥200 runs, ≥2 s; batch 16: 20 runs",
+                                  "77.4 GFLOP/s, 34.1 GB/s"]}),
+            ("presets", ["opset / target", "quantization", "parity tolerance"],
+             {"onnx-int8-qdq": ["opset 18", "static QDQ, per-channel, minmax on 512 rows",
+                                "top-1 ≥ 97%, cosine ≥ 0.99, drop ≤ 2 pp"]})):
+        r = cli(command)
+        assert r.returncode == 0, r.stderr
+        table = [ln for ln in r.stdout.splitlines() if ln[:1] in "┏┃┡│└"]
+        assert len({len(ln) for ln in table}) == 1, "every line of the table has the same width"
+        cells = [[c.strip() for c in ln.strip("┃│").split(ln[0])] for ln in table if ln[0] in "┃│"]
+        assert all(h in cells[0] for h in header)
+        for name, wanted in expected.items():
+            row = next(c for c in cells if c[0] == name)
+            assert all(w in row for w in wanted), row
+    peak = next(d for d in json.loads(cli("devices", "--json").stdout) if d["name"] == "mobile-big-core")["peak"]
+    assert peak["gflops"] == 77.4 and "Snapdragon 855" in peak["gflops_source"]
+    qdq = next(p for p in json.loads(cli("presets", "--json").stdout) if p["name"] == "onnx-int8-qdq")
+    assert qdq["opset"] == 18 and qdq["parity"]["min_cosine"] == 0.99
+
+
+def test_report_json_prints_the_checked_report(tiny_run, tmp_path):
+    r = cli("report", tiny_run.out, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == json.loads((tiny_run.out / "report.json").read_text())
+    bad = json.loads((tiny_run.out / "report.json").read_text())
+    bad["measurements"][0]["value"] = "fast"
+    (tmp_path / "report.json").write_text(json.dumps(bad))
+    r = cli("report", tmp_path, "--json")
+    assert r.returncode == 3 and "measurements[0]: 'value' is not a finite number" in r.stderr
+
+
 def test_cli_run_reuses_cached_teacher_and_refuses_to_overwrite(tiny_run, cache_dir, tmp_path):
     env = {"EDGEDISTILL_CACHE": str(cache_dir)}
     out = tmp_path / "run"

@@ -60,6 +60,11 @@ def _table(title: str, header, rows, numeric: bool = True) -> Table:
     return t
 
 
+def print_table(title: str, header, rows) -> None:
+    """Any left-aligned table (the `devices` and `presets` listings)."""
+    _console().print(_table(title, header, rows, numeric=False))
+
+
 def print_measurements(ms) -> None:
     """One row per (artifact, device, metric)."""
     rows = [[m.artifact, m.device or "—", m.metric, fmt(m.figure.value, m.figure.unit), m.figure.how] for m in ms]
