@@ -152,3 +152,31 @@ def test_hints_follow_what_the_third_party_file_already_is(tmp_path):
     assert hints["fp32.onnx"].startswith("int8 quantization (onnxruntime.quantization")
     for text in hints.values():
         assert "preset" not in text and "smaller student" not in text, text
+
+
+def test_bench_unstable_flag_shows_in_gate_rows_json_and_markdown(tmp_path):
+    """(m.onnx, host-cpu) flagged unstable by the bench: its timed checks say so everywhere, nothing else does."""
+    rows = [{"artifact": "m.onnx", "device": None, "metric": "size", "value": 5000, "unit": "B"},
+            {"artifact": "m.onnx", "device": "host-cpu", "metric": "p50_ms", "value": 7.63, "unit": "ms"},
+            {"artifact": "m.onnx", "device": "host-cpu", "metric": "accuracy", "value": 90.0, "unit": "%"},
+            {"artifact": "m.onnx", "device": "mobile-big-core", "metric": "p50_ms", "value": 9.0, "unit": "ms"}]
+    statuses = [{"artifact": "m.onnx", "device": "host-cpu", "status": "unstable",
+                 "reason": "latency IQR/median 31% > 10%", "details": {}},
+                {"artifact": "m.onnx", "device": "mobile-big-core", "status": "ok", "reason": "", "details": {}}]
+    doc = tmp_path / "bench.json"
+    doc.write_text(json.dumps({"schema": "edgedistill.bench/1", "measurements": rows, "statuses": statuses}))
+    budgets = budgets_file(tmp_path / "b.toml", [("m.onnx", "size", "1 MB", None, None),
+                                                 ("m.onnx", "p50_ms", "5 ms", "host-cpu", None),
+                                                 ("m.onnx", "accuracy", "80 %", "host-cpu", None),
+                                                 ("m.onnx", "p50_ms", "10 ms", "mobile-big-core", None)])
+    r = gate("--budgets", budgets, doc, "--json", tmp_path=tmp_path)
+    assert r.returncode == 1, r.stderr
+    flags = [c.get("unstable") for c in json.loads(r.stdout)["checks"]]
+    assert flags == [None, "latency IQR/median 31% > 10%", None, None]
+    r = gate("--budgets", budgets, doc, "--markdown", tmp_path / "gate.md", tmp_path=tmp_path)
+    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("│")]
+    assert [("(unstable)" in row) for row in rows] == [False, True, False, False]
+    fail = next(ln for ln in r.stdout.splitlines() if ": FAIL: " in ln)
+    assert fail.startswith("m.onnx on host-cpu: FAIL: p50_ms") and "measured unstable: latency IQR/median 31%" in fail
+    md = (tmp_path / "gate.md").read_text()
+    assert "| m.onnx p50_ms | host-cpu | 7.63 ms | 5 ms | -2.63 ms | FAIL (unstable) |" in md

@@ -8,7 +8,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ..results import fmt
-from .report import GATE_HEADER, TRAINING_HEADER, comparison_tables, gap_text, gate_rows, training_rows, verdict_line
+from .report import (
+    GATE_HEADER,
+    TRAINING_HEADER,
+    comparison_tables,
+    gap_text,
+    gate_rows,
+    training_rows,
+    verdict_line,
+    with_stability,
+)
 
 
 def _console() -> Console:
@@ -35,7 +44,7 @@ def print_run(report: dict, out: Path) -> None:
         con.print(_table(f"Side by side on {device}", header, rows))
     print_bench_statuses(report.get("bench"))
     if report.get("gate"):
-        print_gate(report["gate"])
+        print_gate(with_stability(report["gate"], report.get("bench")))
     con.print(f"run folder: {out}  (report.json, report.md)")
 
 

@@ -78,10 +78,29 @@ def gate_rows(gate: dict) -> list[list[str]]:
         verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
         if c.get("inconclusive"):
             verdict += " (inconclusive)"
+        if c.get("unstable"):
+            verdict += " (unstable)"
         shown = label(Figure.from_json(c["measured"])) if c["measured"] else "not measured"
         rows.append([f"{c['artifact']} {c['metric']}", c["device"] or "—", shown, c.get("limit_shown") or c["limit"],
                      c.get("margin_shown") or "—", verdict])
     return rows
+
+
+# figures that come from timing runs: the ones a bench's `unstable` flag for (artifact, device) is about
+TIMED = ("session_create_ms", "first_run_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput",
+         "latency_ratio", "latency_ratio_p90", "latency_ratio_p99")
+
+
+def with_stability(gate: dict | None, bench: dict | None) -> dict | None:
+    """The gate with `unstable` (the bench's reason) on each timed check whose (artifact, device) the bench
+    flagged: a latency verdict measured while the host was noisy says so in every output."""
+    flagged = {(s.get("artifact"), s.get("device")): str(s.get("reason") or "unstable")
+               for s in ((bench or {}).get("statuses") or []) if isinstance(s, dict) and s.get("status") == "unstable"}
+    if gate is None or not flagged:
+        return gate
+    checks = [{**c, "unstable": flagged[(c["artifact"], c["device"])]}
+              if c["metric"] in TIMED and (c["artifact"], c["device"]) in flagged else c for c in gate["checks"]]
+    return {**gate, "checks": checks}
 
 
 def ordered(students: dict):
@@ -196,7 +215,7 @@ def markdown(report: dict) -> str:
     lines += status_markdown(report.get("bench"))
     if report.get("bench"):
         lines += ["![latency per device](latency.png)", "", "![accuracy vs latency](pareto.png)", ""]
-    lines += gate_markdown(report.get("gate"))
+    lines += gate_markdown(with_stability(report.get("gate"), report.get("bench")))
     return "\n".join(lines) + "\n"
 
 
@@ -235,13 +254,17 @@ def gate_markdown(gate: dict | None) -> list[str]:
            "|---|---|---:|---:|---:|---|"]
     out += [_md_row(r) for r in gate_rows(gate)]
     out += [""] + [f"- `{_subject(c)}`: " + ("warning: " if c["level"] == "warn" else "**FAIL**: ") + c["message"]
-                   for c in gate["checks"] if not c["passed"]]
+                   + _noisy(c) for c in gate["checks"] if not c["passed"]]
     return out + [""]
 
 
 def verdict_line(c: dict) -> str:
     """A failed check as one CI log line that starts with what failed: `ARTIFACT on DEVICE: FAIL: …`."""
-    return f"{_subject(c)}: " + ("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"]
+    return f"{_subject(c)}: " + ("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"] + _noisy(c)
+
+
+def _noisy(c: dict) -> str:
+    return f" (measured unstable: {c['unstable']} — rerun to confirm)" if c.get("unstable") else ""
 
 
 def _subject(c: dict) -> str:

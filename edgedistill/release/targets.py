@@ -35,7 +35,7 @@ def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles:
     from .baseline import load_baseline
     from .budgets import load_budgets, require_baseline
     from .gate import judge
-    from .report import gate_json
+    from .report import gate_json, with_stability
 
     user = {p.name: p for p in (load_profile(str(f)) for f in profiles)}
     checks = load_budgets(budgets, sorted(set(list_profiles()) | set(user)))
@@ -60,7 +60,8 @@ def gate_targets(budgets: Path, targets, baseline: Path | None = None, profiles:
 
     verdict = judge(checks, index(measurements), base.figures if base else None, origins_of_report(report, files))
     saved = [m for m in measurements if not m.metric.startswith(("latency_ratio", "parity_"))]
-    report = {**report, "measurements": [m.to_json() for m in saved], "gate": gate_json(verdict)}
+    report = {**report, "measurements": [m.to_json() for m in saved],
+              "gate": with_stability(gate_json(verdict), report.get("bench"))}
     return GateRun(verdict, report, files)
 
 
