@@ -225,6 +225,7 @@ def gate(budgets, targets, baseline, profiles, shapes, data, as_json, junit, mar
     edgedistill gate --budgets b.toml vad.onnx --shape input=1x256 --data eval.npz
     edgedistill bench m.onnx --json > bench.json && edgedistill gate --budgets b.toml bench.json
     """
+    from .release.ci import write_ci_outputs
     from .release.console import print_gate
     from .release.targets import gate_targets
 
@@ -237,7 +238,7 @@ def gate(budgets, targets, baseline, profiles, shapes, data, as_json, junit, mar
         click.echo(json.dumps(payload, indent=2))
     else:
         print_gate(payload)
-    _gate_outputs(payload, junit, markdown_file)
+    write_ci_outputs(payload, junit, markdown_file)
     if update_baseline is not None and not (payload["passed"] or force):
         click.echo(f"baseline {update_baseline} not updated: the gate failed (--force accepts it anyway)", err=True)
     elif update_baseline is not None:
@@ -247,23 +248,6 @@ def gate(budgets, targets, baseline, profiles, shapes, data, as_json, junit, mar
     return _verdict_exit(payload)
 
 
-def _gate_outputs(payload: dict, junit, markdown_file) -> None:
-    """JUnit XML, the markdown summary, and the GitHub Actions step summary."""
-    import os
-
-    from .artifacts import atomic_write_text
-    from .release.report import gate_markdown
-
-    if junit is not None:
-        from .release.junit import to_junit
-
-        atomic_write_text(junit, to_junit(payload))
-    text = "\n".join(gate_markdown(payload))
-    if markdown_file is not None:
-        atomic_write_text(markdown_file, text)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:  # appended: other steps share it
-            fh.write(text + "\n")
 # ---- end gate ------------------------------------------------------------------------------------
 
 
@@ -385,26 +369,15 @@ def export_cmd(checkpoint, preset, recipe, trust_run, out, max_drop, by, auto_ex
         raise UsageError("--by ranks the files of --preset auto; with one preset there is nothing to rank")
     record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs,
                         trust_run=trust_run, by=by)
-    click.echo(json.dumps(record, indent=2, default=str)) if as_json else _print_export(record)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        from .release.console import print_export
+
+        print_export(record)
     return EXIT_PASS
 
 
-def _print_export(record: dict) -> None:
-    """The kept file with its parity; with --preset auto, the criterion and every attempt."""
-    art, par = record["artifact"], record["parity"]
-    shown = (f"accuracy {par['accuracy']['value']:.2f}% (drop {par['accuracy_drop']['value']:.2f} pp), "
-             f"top-1 agreement {par['top1_agreement']['value']:.2f}%" if "accuracy" in par else par["skipped"])
-    click.echo(f"{art['name']}  {art['bytes']:,} B  [{record.get('chosen', record['preset'])}]  {shown}")
-    by = record.get("by")
-    if by:
-        click.echo(f"ranked by {by} ({record['by_reason']}), within {record['max_drop_pp']} pp accuracy drop:")
-    for a in record.get("attempts", []):
-        got = f"{a['bytes']:,} B, drop {a['accuracy_drop_pp']:.2f} pp" if a["bytes"] else a["error"]
-        if a["bytes"] and by and by != "size":
-            value = a.get(by)
-            got += f", {by} " + ("n/a" if value is None else f"{value:,.0f} B" if by == "brotli_size"
-                                 else f"{value:.3f} ms")
-        click.echo(f"  {'kept ' if a['kept'] else 'tried'} {a['preset']:<22} {got}")
 # --- end export ------------------------------------------------------------------------------
 
 

@@ -74,6 +74,24 @@ def print_table(title: str, header, rows) -> None:
     _console().print(_table(title, header, rows, numeric=False))
 
 
+def print_export(record: dict) -> None:
+    """`edgedistill export`: the kept file with its parity; with --preset auto, the criterion and every attempt."""
+    art, par = record["artifact"], record["parity"]
+    shown = (f"accuracy {par['accuracy']['value']:.2f}% (drop {par['accuracy_drop']['value']:.2f} pp), "
+             f"top-1 agreement {par['top1_agreement']['value']:.2f}%" if "accuracy" in par else par["skipped"])
+    print(f"{art['name']}  {art['bytes']:,} B  [{record.get('chosen', record['preset'])}]  {shown}")
+    by = record.get("by")
+    if by:
+        print(f"ranked by {by} ({record['by_reason']}), within {record['max_drop_pp']} pp accuracy drop:")
+    for a in record.get("attempts", []):
+        got = f"{a['bytes']:,} B, drop {a['accuracy_drop_pp']:.2f} pp" if a["bytes"] else a["error"]
+        if a["bytes"] and by and by != "size":
+            value = a.get(by)
+            got += f", {by} " + ("n/a" if value is None else f"{value:,.0f} B" if by == "brotli_size"
+                                 else f"{value:.3f} ms")
+        print(f"  {'kept ' if a['kept'] else 'tried'} {a['preset']:<22} {got}")
+
+
 def print_measurements(ms) -> None:
     """One row per (artifact, device, metric)."""
     rows = [[m.artifact, m.device or "—", m.metric, fmt(m.figure.value, m.figure.unit), m.figure.how] for m in ms]
