@@ -42,15 +42,21 @@ def claim_out(out: Path, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not force:
         raise UsageError(f"{out} already exists — pass --force to replace it, or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # unique per run: two runs aiming at one folder never write into each other's staging
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    from .staging import claim_staging
+
+    # unique per run: two runs aiming at one folder never write into each other's staging; locked while we
+    # live, so a later completed run can tell a killed run's leftover from a live run's folder
+    return claim_staging(out)
 
 
 def publish(staging: Path, out: Path, force: bool) -> None:
-    """Move the finished staging folder into place (replacing an old run only now, with --force)."""
+    """Move the finished staging folder into place (replacing an old run only now, with --force);
+    then remove leftover `.NAME.partial-*` folders of killed runs of the same name."""
+    from .staging import sweep_stale
+
     if not out.exists():
         staging.rename(out)
+        sweep_stale(out)
         return
     if not force:  # appeared while we ran
         raise UsageError(f"{out} appeared during the run — results kept in {staging}; rename it or rerun with --force")
@@ -58,6 +64,7 @@ def publish(staging: Path, out: Path, force: bool) -> None:
     out.rename(trash / "run")
     staging.rename(out)
     shutil.rmtree(trash, ignore_errors=True)
+    sweep_stale(out)
 
 
 def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
@@ -68,8 +75,8 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     Training checkpoints go to `.<out>.checkpoints/` beside the run folder every `checkpoint_every`
     steps (0: never); `resume` continues an interrupted run from them, bit for bit.
     """
-    from . import report as report_mod
     from .recipe import load_recipe
+    from .release import report as report_mod
     from .resources import default_cache_dir
 
     reporter = reporter or Reporter()
@@ -93,7 +100,7 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         parity = {**exported.parity, **quantized.parity}
         bench = bench_all(recipe, trained, artifacts, staging, reporter)  # also writes latency.png, pareto.png
         measurements = bench.measurements
-        verdict = _judge(checks, measurements)
+        verdict = _judge(checks, measurements, artifacts)
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
         report["bench"] = bench.section()  # statuses, graph cost, profiles, environment (edgedistill.bench/1)
         report_mod.write(staging, report)
@@ -198,16 +205,20 @@ def _checkpointer(root: Path, every: int, resume: bool, force: bool, reporter):
 def _budgets(recipe, recipe_file: Path):
     if not recipe.gate.budgets:
         return None
-    from .budgets import load_budgets
     from .devices import list_profiles
+    from .release.budgets import load_budgets
 
     return load_budgets(recipe_file.parent / recipe.gate.budgets, list_profiles())
 
 
-def _judge(checks, measurements):
+def _judge(checks, measurements, artifacts):
     if checks is None:
         return None
-    from .gate import judge
+    from .release.gate import judge
+    from .release.hints import origins_of_report
     from .results import index
 
-    return judge(checks, index(measurements))
+    # hints follow what made each file and what it already is (no "use int8" for an int8 file)
+    origins = origins_of_report({"artifacts": {n: a.to_json() for n, a in artifacts.items()}},
+                                {n: a.path for n, a in artifacts.items()})
+    return judge(checks, index(measurements), origins=origins)

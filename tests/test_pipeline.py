@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from edgedistill.artifacts import sha256_path
-from edgedistill.report import SCHEMA
+from edgedistill.release.report import SCHEMA
 
 EXPECTED = {"teacher-fp32.onnx", "student-fp32.onnx", "student-int8-qdq.onnx", "student-fp16.mlpackage",
             "teacher.safetensors", "student-scratch.safetensors", "student-distilled.safetensors",

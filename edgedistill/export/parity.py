@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import StageError
+from ..errors import ParityError, StageError
 from ..results import Figure
 
 
@@ -106,9 +106,9 @@ def problems(result: ParityResult, tolerance) -> list[str]:
 
 
 def check(name: str, result: ParityResult, tolerance) -> None:
-    """Raise StageError naming the numbers when `result` is beyond the preset's tolerance."""
+    """Raise ParityError (exit 5) naming the numbers when `result` is beyond the preset's tolerance."""
     if found := problems(result, tolerance):
-        raise StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
+        raise ParityError(f"{name} fails parity with the torch model on {result.samples} test rows: "
                          + "; ".join(found) + " — the export is wrong or the preset's quantization too coarse")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputFileError, StageError, UsageError
+from ..errors import InputFileError, ParityError, StageError, UsageError
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def stored_recipe(run: Path, trust_run: bool):
     can come from someone else's branch, and importing what it names would run their code."""
     from .. import config
     from ..recipe import Recipe
-    from ..standalone import read_report
+    from ..release.runfolder import read_report
 
     where = str(run / "report.json")
     rep = read_report(run)
@@ -198,9 +198,14 @@ def auto_candidates() -> list:
     return [p for p in presets if p.format != "coreml" or sys.platform == "darwin"]
 
 
-def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exclude: bool = False) -> dict:
-    """Make every candidate, then keep the smallest file whose accuracy drop vs the fp32 student is
-    at most `max_drop` percentage points; every attempt is recorded, smallest first."""
+def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exclude: bool = False,
+                by: str | None = None) -> dict:
+    """Make every candidate, then keep the best by `by` (size, brotli_size or p50_ms; default from the
+    recipe's first device) among files whose accuracy drop vs the fp32 student is at most `max_drop` pp."""
+    from .ranking import default_criterion, rank_value
+
+    device = ck.recipe.bench.devices[0]
+    by, why = (by, "asked with --by") if by else default_criterion(device)
     attempts = []
     for preset in auto_candidates():
         trial = work / f"auto-{preset.name}"
@@ -212,11 +217,12 @@ def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exc
                              "error": str(exc)})
             continue
         drop = rec["parity"]["accuracy_drop"]["value"]
+        value = rank_value(by, trial / rec["artifact"]["name"], device)
         attempts.append({"preset": preset.name, "bytes": rec["artifact"]["bytes"], "accuracy_drop_pp": drop,
-                         "within": drop <= max_drop, "kept": False, "record": rec, "dir": trial})
-    ok = sorted((a for a in attempts if a.get("within")), key=lambda a: a["bytes"])
+                         "within": drop <= max_drop, "kept": False, "record": rec, "dir": trial, by: value})
+    ok = sorted((a for a in attempts if a.get("within") and a[by] is not None), key=lambda a: a[by])
     if not ok:
-        raise StageError(f"no preset keeps the accuracy drop within {max_drop} pp: "
+        raise ParityError(f"no preset keeps the accuracy drop within {max_drop} pp: "
                          + "; ".join(f"{a['preset']} {a.get('accuracy_drop_pp')}" for a in attempts))
     best = ok[0]
     best["kept"] = True
@@ -224,8 +230,9 @@ def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exc
     _move(best["dir"] / name, out / name)
     skipped = [] if sys.platform == "darwin" else ["coreml-* (Core ML predicts only on macOS: accuracy not "
                                                    "measurable on this host)"]
-    ordered = sorted(attempts, key=lambda a: (a["bytes"] is None, a["bytes"] or 0))
-    return {"preset": "auto", "max_drop_pp": max_drop, "chosen": best["preset"], "artifact": best["record"]["artifact"],
+    ordered = sorted(attempts, key=lambda a: (a.get(by) is None, a.get(by) or 0))
+    return {"preset": "auto", "max_drop_pp": max_drop, "by": by, "by_reason": why, "device": device,
+            "chosen": best["preset"], "artifact": best["record"]["artifact"],
             "parity": best["record"]["parity"], "not_tried": skipped,
             "attempts": [{k: v for k, v in a.items() if k not in ("record", "dir")} for a in ordered]}
 
@@ -238,7 +245,7 @@ def _move(src: Path, dst: Path) -> None:
 
 def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=None, force: bool = False,
                auto_exclude: bool = False, max_drop: float = 0.5, cache_dir: Path | None = None,
-               qat_epochs: int = 0, trust_run: bool = False) -> dict:
+               qat_epochs: int = 0, trust_run: bool = False, by: str | None = None) -> dict:
     """The `export` command: load, export (one preset or auto), write export.json into `out`."""
     from ..artifacts import atomic_write_json
     from .presets import load_preset
@@ -251,7 +258,7 @@ def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=N
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if preset is None:
-            record = export_auto(ck, out, Path(tmp), max_drop, auto_exclude)
+            record = export_auto(ck, out, Path(tmp), max_drop, auto_exclude, by)
         else:
             record = export_one(ck, preset, out, Path(tmp), auto_exclude, qat_epochs)
     record = {"schema": "edgedistill.export/1", "checkpoint": str(checkpoint), **record}

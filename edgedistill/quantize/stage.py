@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import receipt
-from ..errors import StageError
+from ..errors import ParityError
 from ..export import parity
 from ..export.onnx import describe
 from ..export.presets import load_preset
@@ -66,7 +66,7 @@ def _onnx_int8(preset, src: Path, dst: Path, s: Sources, auto_exclude: bool) -> 
 
 def derive(preset, name: str, out: Path, s: Sources, auto_exclude: bool = False) -> tuple[dict, dict]:
     """Make `out/name` for a derived preset from `s`; return (receipt meta, parity json).
-    Raises StageError with the numbers (and the layers that hurt most) when parity fails."""
+    Raises ParityError (exit 5) with the numbers (and the layers that hurt most) when parity fails."""
     from . import coreml as cml
     from .onnx import convert_fp16
 
@@ -91,7 +91,7 @@ def derive(preset, name: str, out: Path, s: Sources, auto_exclude: bool = False)
         meta.update(describe(dst))
     if found := parity.problems(result, preset.parity):
         hint = _hint(meta.get("sensitivity"), meta.get("auto_exclude"))
-        err = StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
+        err = ParityError(f"{name} fails parity with the torch model on {result.samples} test rows: "
                          + "; ".join(found) + hint)
         err.parity, err.meta = result.to_json("onnxruntime CPU"), meta  # for callers that recover (QAT)
         raise err

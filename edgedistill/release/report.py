@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .artifacts import atomic_write_json, atomic_write_text
-from .results import Figure, Measurement, fmt, index, label, lookup
+from ..artifacts import atomic_write_json, atomic_write_text
+from ..results import Figure, Measurement, fmt, index, label, lookup
 
 SCHEMA = "edgedistill.report/1"
 TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms", "estimated_ms", "throughput",
@@ -19,8 +19,8 @@ TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms
 
 def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, root: Path) -> dict:
     """Assemble the report dict from the stages' frozen results."""
-    from .hostinfo import cpu, versions
-    from .tasks.metrics import METRICS
+    from ..hostinfo import cpu, versions
+    from ..tasks.metrics import METRICS
 
     task, ds = trained.task, trained.dataset
 
@@ -91,7 +91,7 @@ def training_header(training: dict) -> list[str]:
 
 def training_rows(training: dict) -> list[list[str]]:
     """Teacher, then the students in story order: the rows of the training table (report.md and terminal)."""
-    from .results import fmt
+    from ..results import fmt
 
     headline = training.get("headline", "accuracy")
     t = training["teacher"]
@@ -114,10 +114,29 @@ def gate_rows(gate: dict) -> list[list[str]]:
         verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
         if c.get("inconclusive"):
             verdict += " (inconclusive)"
+        if c.get("unstable"):
+            verdict += " (unstable)"
         shown = label(Figure.from_json(c["measured"])) if c["measured"] else "not measured"
         rows.append([f"{c['artifact']} {c['metric']}", c["device"] or "—", shown, c.get("limit_shown") or c["limit"],
                      c.get("margin_shown") or "—", verdict])
     return rows
+
+
+# figures that come from timing runs: the ones a bench's `unstable` flag for (artifact, device) is about
+TIMED = ("session_create_ms", "first_run_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput",
+         "latency_ratio", "latency_ratio_p90", "latency_ratio_p99")
+
+
+def with_stability(gate: dict | None, bench: dict | None) -> dict | None:
+    """The gate with `unstable` (the bench's reason) on each timed check whose (artifact, device) the bench
+    flagged: a latency verdict measured while the host was noisy says so in every output."""
+    flagged = {(s.get("artifact"), s.get("device")): str(s.get("reason") or "unstable")
+               for s in ((bench or {}).get("statuses") or []) if isinstance(s, dict) and s.get("status") == "unstable"}
+    if gate is None or not flagged:
+        return gate
+    checks = [{**c, "unstable": flagged[(c["artifact"], c["device"])]}
+              if c["metric"] in TIMED and (c["artifact"], c["device"]) in flagged else c for c in gate["checks"]]
+    return {**gate, "checks": checks}
 
 
 def ordered(students: dict):
@@ -229,12 +248,12 @@ def markdown(report: dict) -> str:
             lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else parity_text(p)))
         lines.append("")
     lines += quantization_markdown(report.get("artifacts", {}))
-    from .bench.render import status_markdown  # native bench block: status per (artifact, device), plots
+    from ..bench.render import status_markdown  # native bench block: status per (artifact, device), plots
 
     lines += status_markdown(report.get("bench"))
     if report.get("bench"):
         lines += ["![latency per device](latency.png)", "", "![accuracy vs latency](pareto.png)", ""]
-    lines += gate_markdown(report.get("gate"))
+    lines += gate_markdown(with_stability(report.get("gate"), report.get("bench")))
     return "\n".join(lines) + "\n"
 
 
@@ -280,9 +299,24 @@ def gate_markdown(gate: dict | None) -> list[str]:
     out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "", _md_row(GATE_HEADER),
            "|---|---|---:|---:|---:|---|"]
     out += [_md_row(r) for r in gate_rows(gate)]
-    out += [""] + [("- warning: " if c["level"] == "warn" else "- **FAIL**: ") + c["message"]
-                   for c in gate["checks"] if not c["passed"]]
+    out += [""] + [f"- `{_subject(c)}`: " + ("warning: " if c["level"] == "warn" else "**FAIL**: ") + c["message"]
+                   + _noisy(c) for c in gate["checks"] if not c["passed"]]
     return out + [""]
+
+
+def verdict_line(c: dict) -> str:
+    """A failed check as one CI log line that starts with what failed: `ARTIFACT on DEVICE: FAIL: …`."""
+    return f"{_subject(c)}: " + ("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"] + _noisy(c)
+
+
+def _noisy(c: dict) -> str:
+    return f" (measured unstable: {c['unstable']} — rerun to confirm)" if c.get("unstable") else ""
+
+
+def _subject(c: dict) -> str:
+    from .gate import subject
+
+    return subject(c["artifact"], c["device"])
 
 
 def _md_row(cells) -> str:

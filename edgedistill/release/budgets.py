@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import config
-from .config import Frozen
-from .errors import ConfigError
-from .registry import suggest
-from .results import DEVICE_INDEPENDENT
+from .. import config
+from ..config import Frozen
+from ..errors import ConfigError
+from ..registry import suggest
+from ..results import DEVICE_INDEPENDENT
 
 # metric → (unit family, "max" = limit is an upper bound / "min" = a lower bound)
 _BOUNDS: dict[str, tuple[str, str]] = {
