@@ -26,6 +26,10 @@ HINTS = {
     "accuracy": "more distillation epochs, more transfer data, or a wider student",
     "accuracy_drop": "more distillation epochs, more transfer data, or fp32 instead of int8",
     "agreement": "a higher alpha or temperature, or more transfer data",
+    "perplexity": "more distillation epochs or teacher samples, a wider student, or fp32 instead of int8",
+    "cosine": "more transfer text, a wider student, or fp32 instead of int8",
+    "nn_overlap": "more transfer text, a wider student, or fp32 instead of int8",
+    "spearman": "more transfer text, or a contextual (transformer) student",
     "brotli_size": "a smaller student, or the onnx-int8-qdq preset",
     "parity_max_abs_diff": "a finer quantization (fp32 or per-channel int8), or check the export",
     "parity_cosine": "a finer quantization (fp32 or per-channel int8), or check the export",
@@ -35,7 +39,7 @@ HINTS = {
     "latency_ratio_p99": "profile the new graph against the baseline's (op changes, quantization), or revert",
 }
 SIZES, SPEED = ("size", "gzip_size", "brotli_size"), ("p50_ms", "p90_ms", "p99_ms", "throughput")
-QUALITY = ("accuracy", "accuracy_drop", "agreement")
+QUALITY = ("accuracy", "accuracy_drop", "agreement", "perplexity", "cosine", "nn_overlap", "spearman")
 PARITY = ("parity_max_abs_diff", "parity_cosine", "parity_agreement")
 INT8 = ("int8-qdq", "int8-dynamic", "int8", "int4")
 
