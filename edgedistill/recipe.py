@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from . import config
 from .config import Frozen
+from .data.checks import MAX_CLASSES
 from .errors import ConfigError
 from .registry import suggest
 from .resources import recipes_dir
@@ -23,6 +24,7 @@ DEFAULT_RECIPE = "mnist1d"
 
 PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
+Side = Annotated[int, Field(gt=0, le=8192)]  # an image side in pixels: one 8192² RGB image is 805 MB as float32
 
 
 class DataConfig(Frozen):
@@ -36,10 +38,11 @@ class DataConfig(Frozen):
     unlabeled: str | None = None  # extra unlabelled inputs: .npz, image folder or text file (relative path)
     unlabeled_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0  # share of the train split whose labels are dropped
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2  # held out when the source has no test split
-    num_classes: PosInt | None = None  # default: largest label + 1 (or the number of class folders / labels)
-    image_size: tuple[PosInt, PosInt] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
+    # default: largest label + 1 (or the number of class folders / labels)
+    num_classes: Annotated[int, Field(gt=0, le=MAX_CLASSES)] | None = None
+    image_size: tuple[Side, Side] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
     grayscale: bool = False  # images: 1 channel instead of RGB's 3
-    max_len: PosInt = 64  # text: UTF-8 bytes per example, cut or zero-padded
+    max_len: Annotated[int, Field(gt=0, le=1 << 20)] = 64  # text: UTF-8 bytes per example, cut or zero-padded
 
     @model_validator(mode="after")
     def _distinct_seeds(self):
