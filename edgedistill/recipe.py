@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from . import config
-from .config import Frozen
+from .config import Frozen, Seed
 from .data.checks import MAX_CLASSES
 from .errors import ConfigError
 from .registry import suggest
@@ -30,9 +30,9 @@ Side = Annotated[int, Field(gt=0, le=8192)]  # an image side in pixels: one 8192
 class DataConfig(Frozen):
     name: str = "mnist1d"  # mnist1d | digits | npz | image_folder | text_lines | import
     samples: PosInt = 5000  # mnist1d: labelled examples generated; 80% train, 20% test
-    seed: int = 42  # mnist1d's own default seed; for the other sources, the seed of the test split
+    seed: Seed = 42  # mnist1d's own default seed; for the other sources, the seed of the test split
     transfer_samples: Annotated[int, Field(ge=0)] = 40000  # mnist1d: unlabelled set; 80% of it is kept
-    transfer_seed: int = 1  # must differ from `seed`, or the transfer set repeats the train set
+    transfer_seed: Seed = 1  # must differ from `seed`, or the transfer set repeats the train set
     path: str | None = None  # npz file / image folder / text file, relative to the recipe file
     factory: str | None = None  # name = "import": "package.module:function" returning a torch Dataset
     unlabeled: str | None = None  # extra unlabelled inputs: .npz, image folder or text file (relative path)
@@ -136,7 +136,7 @@ class GateConfig(Frozen):
 class Recipe(Frozen):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     extends: str | None = None  # a built-in recipe name or a path relative to this file; its tables are the defaults
-    seed: int = 0
+    seed: Seed = 0
     data: DataConfig = DataConfig()
     teacher: TeacherConfig
     student: StudentConfig
@@ -221,12 +221,31 @@ def _read_with_base(path: Path, seen: tuple = ()) -> dict:
         return data
     if not isinstance(base, str):
         raise ConfigError(str(path), "extends", "must be a recipe name or a path", 'e.g. extends = "mnist1d"')
-    base_path = (path.parent / base) if base.endswith(".toml") else recipe_path(base)
+    base_path = _base_path(path, base)
     if base_path.resolve() in seen or base_path.resolve() == path.resolve():
         raise ConfigError(str(path), "extends", f"{base!r} extends itself (a cycle)", "break the cycle")
     merged = _merge(_read_with_base(base_path, (*seen, path.resolve())), data)
     merged.pop("extends", None)
     return merged
+
+
+def _base_path(path: Path, base: str) -> Path:
+    """The file `extends = base` names: a path relative to the recipe, or a built-in recipe name."""
+    if base.endswith(".toml"):
+        found = path.parent / base
+        if not found.is_file():
+            raise ConfigError(str(path), "extends", f"no such recipe file {found}",
+                              "paths are relative to this recipe's folder")
+        return found
+    try:
+        return recipe_path(base)
+    except ConfigError:
+        raise ConfigError(str(path), "extends", f"{base!r} is neither a recipe file nor a built-in recipe",
+                          f"{suggest(base, _builtin_names())} (a file needs its .toml suffix)") from None
+
+
+def _builtin_names() -> list[str]:
+    return sorted(f.stem for f in recipes_dir().glob("*.toml") if ".budgets" not in f.name)
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from .. import config
-from ..config import Frozen
+from ..config import Frozen, Seed
 from ..errors import ConfigError
 from ..recipe import Recipe
 from ..registry import suggest
@@ -76,7 +76,7 @@ class LMRecipe(Frozen):
     kind: Literal["charlm"]
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     extends: str | None = None
-    seed: int = 0
+    seed: Seed = 0  # 0 ≤ seed < 2³² (config.Seed)
     data: LMDataConfig = LMDataConfig()
     teacher: LMModelConfig
     student: LMModelConfig
