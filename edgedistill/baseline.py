@@ -12,11 +12,10 @@ a passing gate unless forced: a baseline is what was accepted, so accepting must
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import atomic_write_json, safe_name, sha256_path
+from .artifacts import atomic_write_json, make_folder, safe_name, sha256_path
 from .errors import InputFileError, UsageError
 
 
@@ -72,7 +71,7 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
     elif dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} exists and is not a baseline folder — choose an empty or new folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    staging = make_folder(f".{dest.name}.partial-", dest.parent)  # 0777 & ~umask, not mkdtemp's 0700
     try:
         artifacts = {}
         for name, src in files.items():

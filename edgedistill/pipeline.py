@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from .artifacts import make_folder, unusable_output
+from .errors import OutputPathError, UsageError
 from .progress import Reporter
 
 
@@ -39,9 +40,12 @@ def claim_out(out: Path, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not force:
         raise UsageError(f"{out} already exists — pass --force to replace it, or choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # unique per run: two runs aiming at one folder never write into each other's staging
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # unique per run: two runs aiming at one folder never write into each other's staging
+        return make_folder(prefix=f".{out.name}.partial-", dir=out.parent)
+    except OSError as exc:  # a read-only or full file system, no permission: name the path
+        raise (unusable_output(exc, out.parent) or exc) from None
 
 
 def publish(staging: Path, out: Path, force: bool) -> None:
@@ -98,14 +102,30 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
         report["bench"] = bench.section()  # statuses, graph cost, profiles, environment (edgedistill.bench/1)
         report_mod.write(staging, report)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if ckpt_root.is_dir():  # training is not lost: say how to pick it up again
-            print(f"training checkpoints kept in {ckpt_root}: rerun with --resume --out {out}", file=sys.stderr)
+    except BaseException as exc:
+        abandon(exc, staging, ckpt_root, out, cache)
         raise
     publish(staging, out, force)
     shutil.rmtree(ckpt_root, ignore_errors=True)  # the run is complete: nothing left to resume
     return RunResult(out, report, verdict)
+
+
+def abandon(exc: BaseException, staging: Path | None, ckpt_root: Path, out: Path, *folders) -> None:
+    """A run failed: remove its staging folder, and turn a full or read-only disk into one line naming
+    the path (exit 3); training checkpoints are kept, with how to resume from them."""
+    if staging is None:  # another rank: rank 0 cleans up and explains
+        return
+    shutil.rmtree(staging, ignore_errors=True)
+    if ckpt_root.is_dir() and not any(ckpt_root.glob("*/step-*")):  # nothing saved yet: nothing to resume
+        shutil.rmtree(ckpt_root, ignore_errors=True)
+    err = unusable_output(exc, out.parent, *folders)
+    resume = f"rerun with --resume --out {out} (training checkpoints kept in {ckpt_root})"
+    if err is not None and ckpt_root.is_dir() and isinstance(err, OutputPathError):
+        raise OutputPathError(err.path, err.problem, f"{err.fix}, then {resume}") from None
+    if err is not None:
+        raise err from None
+    if ckpt_root.is_dir():  # training is not lost: say how to pick it up again
+        print(f"training checkpoints kept in {ckpt_root}: rerun with --resume --out {out}", file=sys.stderr)
 
 
 def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
@@ -133,6 +153,7 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
     if dist.world > 1 and out is None:
         raise UsageError("several processes need --out (every rank must name the same run folder)")
     reporter = (reporter or Reporter()) if dist.is_main else Reporter(quiet=True)
+    cache = (cache_dir or default_cache_dir()) if use_cache else None
     if dist.is_main:
         out = Path(out) if out else default_out(recipe.name)
         ckpt_root, staging = claim_checkpoints(out, resume, force), claim_out(out, force)
@@ -143,8 +164,7 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
         if make and not dist.is_main:  # the other ranks only read checkpoints, to resume from rank 0's
             make = _checkpointer(ckpt_root, 0, True, force, reporter) if resume else None
         start = time.perf_counter()
-        trained = distill_all(recipe, (cache_dir or default_cache_dir()) if use_cache else None, staging, reporter,
-                              str(recipe_file), make, dist)
+        trained = distill_all(recipe, cache, staging, reporter, str(recipe_file), make, dist)
         doc = {"schema": "edgedistill.distill/1", "recipe": recipe.name, "recipe_sha256": recipe.section_hash(),
                "processes": dist.world, "seconds": time.perf_counter() - start, "how": "measured",
                "teacher": {**asdict(trained.teacher_result), "cached": trained.teacher_cached},
@@ -152,9 +172,8 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
                "weights": {k: a.path.name for k, a in trained.weights.items()}}
         if dist.is_main:
             atomic_write_text(staging / "distill.json", json.dumps(doc, indent=2))
-    except BaseException:
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        abandon(exc, staging, ckpt_root, Path(out), cache)
         raise
     finally:
         finish(dist)
