@@ -99,7 +99,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; run folders are shared and uploaded
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; run folders are shared and uploaded
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -162,11 +162,11 @@ def make_folder(prefix: str, dir: Path) -> Path:
     """A new uniquely named folder in `dir`, with the mode a plain mkdir gives (0777 & ~umask): run and
     baseline folders are renamed from these, and tempfile.mkdtemp's 0700 would lock out the team."""
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
-    os.chmod(path, 0o777 & ~_umask())
+    os.chmod(path, 0o777 & ~current_umask())
     return path
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

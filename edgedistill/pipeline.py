@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import runlock
 from .artifacts import make_folder, unusable_output
 from .errors import OutputPathError, UsageError
 from .progress import Reporter
@@ -39,25 +40,39 @@ def claim_out(out: Path, force: bool) -> Path:
     """Refuse an existing run folder unless --force; return a fresh staging folder beside it."""
     out = Path(out)
     if out.exists() and not force:
+        runlock.release(out)  # (held since claim_checkpoints)
         raise UsageError(f"{out} already exists — pass --force to replace it, or choose another --out")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        runlock.acquire(out)  # a second run into the same folder is refused while this one is alive
         # unique per run: two runs aiming at one folder never write into each other's staging
         return make_folder(prefix=f".{out.name}.partial-", dir=out.parent)
     except OSError as exc:  # a read-only or full file system, no permission: name the path
         raise (unusable_output(exc, out.parent) or exc) from None
 
 
+def _lock(out: Path) -> None:
+    """Hold the run folder's lock (runlock.py); a folder we cannot even lock is named, exit 3."""
+    try:
+        runlock.acquire(out)
+    except OSError as exc:
+        raise (unusable_output(exc, Path(out).absolute().parent) or exc) from None
+
+
 def publish(staging: Path, out: Path, force: bool) -> None:
-    """Move the finished staging folder into place (replacing an old run only now, with --force)."""
+    """Move the finished staging folder into place (replacing an old run only now, with --force), then
+    give up the folder's run lock (taken by claim_out)."""
     if not out.exists():
         staging.rename(out)
+        runlock.release(out)
         return
     if not force:  # appeared while we ran
+        runlock.release(out)
         raise UsageError(f"{out} appeared during the run — results kept in {staging}; rename it or rerun with --force")
     trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     out.rename(trash / "run")
     staging.rename(out)
+    runlock.release(out)
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -105,8 +120,8 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     except BaseException as exc:
         abandon(exc, staging, ckpt_root, out, cache)
         raise
-    publish(staging, out, force)
     shutil.rmtree(ckpt_root, ignore_errors=True)  # the run is complete: nothing left to resume
+    publish(staging, out, force)
     return RunResult(out, report, verdict)
 
 
@@ -118,6 +133,7 @@ def abandon(exc: BaseException, staging: Path | None, ckpt_root: Path, out: Path
     shutil.rmtree(staging, ignore_errors=True)
     if ckpt_root.is_dir() and not any(ckpt_root.glob("*/step-*")):  # nothing saved yet: nothing to resume
         shutil.rmtree(ckpt_root, ignore_errors=True)
+    runlock.release(out)
     err = unusable_output(exc, out.parent, *folders)
     resume = f"rerun with --resume --out {out} (training checkpoints kept in {ckpt_root})"
     if err is not None and ckpt_root.is_dir() and isinstance(err, OutputPathError):
@@ -178,8 +194,8 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
     finally:
         finish(dist)
     if dist.is_main:
+        shutil.rmtree(ckpt_root, ignore_errors=True)  # complete: nothing left to resume
         publish(staging, out, force)
-        shutil.rmtree(ckpt_root, ignore_errors=True)
     return {**doc, "out": str(out)}
 
 
@@ -187,13 +203,18 @@ def claim_checkpoints(out: Path | None, resume: bool, force: bool) -> Path:
     """The run's checkpoint folder, after refusing a resume without checkpoints and a silent restart."""
     if resume and not out:
         raise UsageError("--resume needs --out: the run folder the interrupted run was writing")
+    _lock(out)  # refused here while another run writes this folder: its checkpoints are not an interrupted run's
     ckpt_root = checkpoint_root(out)
+    problem = None
     if resume and not ckpt_root.is_dir():
-        raise UsageError(f"nothing to resume: no checkpoints at {ckpt_root} — run without --resume")
+        problem = f"nothing to resume: no checkpoints at {ckpt_root} — run without --resume"
+    elif not resume and ckpt_root.is_dir() and not force:
+        problem = (f"{ckpt_root} holds checkpoints of an interrupted run — pass --resume to continue it, or "
+                   "--force to start over")
+    if problem:
+        runlock.release(out)
+        raise UsageError(problem)
     if not resume and ckpt_root.is_dir():
-        if not force:
-            raise UsageError(f"{ckpt_root} holds checkpoints of an interrupted run — pass --resume to continue "
-                             "it, or --force to start over")
         shutil.rmtree(ckpt_root)
     return ckpt_root
 
