@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import runlock
+from . import runlock, threads
 from .artifacts import make_folder, unusable_output
 from .errors import OutputPathError, UsageError
 from .progress import Reporter
@@ -90,6 +90,7 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
 
     reporter = reporter or Reporter()
     recipe, recipe_file = load_any_recipe(recipe_arg, overrides)
+    threads.configure()  # torch's pool: usable CPUs ÷ sibling processes, unless the user chose (threads.py)
     if getattr(recipe, "kind", None) == "charlm":  # a language-model recipe: its own stages (edgedistill/lm)
         from .lm.pipeline import run_charlm
 
@@ -162,7 +163,8 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
     from .resources import default_cache_dir
 
     recipe, recipe_file = load_recipe(recipe_arg)
-    dist = from_env()
+    dist = from_env()  # (sizes torch's pool for several ranks)
+    threads.configure()
     if dist.world > 1 and not use_cache:
         raise UsageError("--no-cache cannot be used with several processes: the ranks share the teacher and "
                          "its outputs through the cache")
@@ -175,6 +177,7 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
         ckpt_root, staging = claim_checkpoints(out, resume, force), claim_out(out, force)
     else:
         ckpt_root, staging = checkpoint_root(Path(out)), None
+    clean = False
     try:
         make = _checkpointer(ckpt_root, checkpoint_every, resume, force, reporter) if checkpoint_every else None
         if make and not dist.is_main:  # the other ranks only read checkpoints, to resume from rank 0's
@@ -188,11 +191,12 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
                "weights": {k: a.path.name for k, a in trained.weights.items()}}
         if dist.is_main:
             atomic_write_text(staging / "distill.json", json.dumps(doc, indent=2))
+        clean = True
     except BaseException as exc:
         abandon(exc, staging, ckpt_root, Path(out), cache)
         raise
     finally:
-        finish(dist)
+        finish(dist, clean)  # every rank leaves the process group together (ddp.finish)
     if dist.is_main:
         shutil.rmtree(ckpt_root, ignore_errors=True)  # complete: nothing left to resume
         publish(staging, out, force)
