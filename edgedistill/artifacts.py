@@ -142,6 +142,13 @@ def unusable_output(exc: BaseException, *folders: Path):
     return OutputPathError(printable(str(named or _likeliest(code, roots))), *_UNUSABLE[code])
 
 
+def raise_unusable(exc: BaseException, *folders: Path) -> None:
+    """Raise unusable_output's one-line error (from None) when a full or read-only disk caused `exc`."""
+    err = unusable_output(exc, *folders)
+    if err is not None:
+        raise err from None
+
+
 def _likeliest(code: int, folders: list[Path]) -> Path | str:
     """Which of `folders` a path-less error most likely came from."""
     def existing(p: Path) -> Path:

@@ -42,9 +42,12 @@ def acquire(out: Path) -> None:
         if _same_file(fd, path):
             break
         os.close(fd)  # the holder released and unlinked it between our open and flock: lock the new file
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _HELD[path] = fd
+    try:  # the pid is for the refusal message only: a full disk must not stop the run here
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass
 
 
 def release(out: Path) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artifacts import atomic_write_text, unusable_output
+from ..artifacts import atomic_write_text, raise_unusable
 from ..cache import arrays_hash, content_key
 from .features import FeatureTap
 
@@ -181,9 +181,7 @@ def fill_entry(folder: Path, teacher, x: torch.Tensor, stored: Stored, classes: 
         except BaseException as exc:
             if rank == 0:
                 shutil.rmtree(partial, ignore_errors=True)
-            err = unusable_output(exc, folder.parent)
-            if err is not None:
-                raise err from None
+            raise_unusable(exc, folder.parent)  # a full or read-only disk: one line naming the path
             raise
     barrier()
     return load_entry(folder, stored, classes)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artifacts import sha256_path, unusable_output
+from ..artifacts import raise_unusable, sha256_path
 from ..errors import InputFileError, UsageError
 
 STATE, META = "state.safetensors", "meta.json"
@@ -65,9 +65,7 @@ class Checkpointer:
         except BaseException as exc:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
-            err = unusable_output(exc, self.folder)
-            if err is not None:
-                raise err from None
+            raise_unusable(exc, self.folder)  # a full or read-only disk: one line naming the path
             raise
         for old in self.checkpoints()[:-self.keep]:
             shutil.rmtree(old, ignore_errors=True)

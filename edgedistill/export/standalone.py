@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import make_folder, unusable_output
+from ..artifacts import make_folder, raise_unusable
 from ..errors import InputFileError, StageError, UsageError
 
 STUDENT_FILE = "student-distilled_transfer.safetensors"
@@ -255,9 +255,7 @@ def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=N
     except BaseException as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        err = unusable_output(exc, out.parent)
-        if err is not None:
-            raise err from None
+        raise_unusable(exc, out.parent)  # a full or read-only disk: one line naming the path
         raise
     return record
 
