@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,7 +99,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; run folders are shared and uploaded
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; run folders are shared and uploaded
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -108,7 +110,70 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _umask() -> int:
+# errno → (problem, fix) of a write the output path refused; messages of libraries that report only text
+# (safetensors, protobuf) are matched by the C library's wording, os.strerror(errno)
+_UNUSABLE = {errno.ENOSPC: ("no space left on the device", "free space there, or choose another --out"),
+             errno.EDQUOT: ("disk quota exceeded", "free space there, or choose another --out"),
+             errno.EFBIG: ("file too large for the file system or RLIMIT_FSIZE", "choose another --out"),
+             errno.EROFS: ("read-only file system", "choose a writable --out"),
+             errno.EACCES: ("permission denied", "make it writable, or choose another --out"),
+             errno.EPERM: ("operation not permitted", "make it writable, or choose another --out")}
+
+
+def unusable_output(exc: BaseException, *folders: Path):
+    """An OutputPathError for a write that failed because of where it went (full, read-only, no permission),
+    else None. The path is the one the error names, or else the likeliest of `folders` (the fullest
+    file system for "no space", a read-only one for EROFS). A permission error on a file outside
+    `folders` is an input we cannot read: InputFileError."""
+    from .errors import EdgeDistillError, InputFileError, OutputPathError
+
+    if isinstance(exc, EdgeDistillError):
+        return None
+    code = getattr(exc, "errno", None)
+    if code not in _UNUSABLE:
+        code = next((c for c in _UNUSABLE if os.strerror(c) in str(exc)), None)
+        if code is None:
+            return None
+    roots = [Path(f).resolve() for f in folders if f is not None]
+    named = getattr(exc, "filename", None)
+    if named and code in (errno.EACCES, errno.EPERM) and not any(Path(named).resolve().is_relative_to(r)
+                                                                  for r in roots):
+        return InputFileError(printable(str(named)), _UNUSABLE[code][0], "make it readable")
+    return OutputPathError(printable(str(named or _likeliest(code, roots))), *_UNUSABLE[code])
+
+
+def raise_unusable(exc: BaseException, *folders: Path) -> None:
+    """Raise unusable_output's one-line error (from None) when a full or read-only disk caused `exc`."""
+    err = unusable_output(exc, *folders)
+    if err is not None:
+        raise err from None
+
+
+def _likeliest(code: int, folders: list[Path]) -> Path | str:
+    """Which of `folders` a path-less error most likely came from."""
+    def existing(p: Path) -> Path:
+        while not p.exists() and p != p.parent:
+            p = p.parent
+        return p
+
+    if not folders:
+        return "output folder"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return min(folders, key=lambda f: shutil.disk_usage(existing(f)).free)
+    if code == errno.EROFS:
+        return next((f for f in folders if os.statvfs(existing(f)).f_flag & os.ST_RDONLY), folders[0])
+    return folders[0]
+
+
+def make_folder(prefix: str, dir: Path) -> Path:
+    """A new uniquely named folder in `dir`, with the mode a plain mkdir gives (0777 & ~umask): run and
+    baseline folders are renamed from these, and tempfile.mkdtemp's 0700 would lock out the team."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    os.chmod(path, 0o777 & ~current_umask())
+    return path
+
+
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -9,18 +9,38 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError, InputFileError
 from .registry import suggest
 
 
 class Frozen(BaseModel):
-    """Base for config models: immutable, unknown keys rejected."""
+    """Base for config models: immutable, unknown keys rejected, types strict (`epochs = "2"` is an error,
+    not 2; an integer may stand for a float). TOML arrays become the tuples the fields declare."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arrays_to_tuples(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {k: tuple(v) if isinstance(v, list) and _is_tuple(cls.model_fields.get(k)) else v
+                for k, v in data.items()}
+
+
+def _is_tuple(field) -> bool:
+    """Whether a field is declared as a tuple (or an optional tuple)."""
+    ann = getattr(field, "annotation", None)
+    return any(get_origin(a) is tuple or a is tuple for a in (ann, *get_args(ann)))
+
+
+# 0 ≤ seed < 2³²: numpy's legacy seeding (mnist1d's generator) takes no more, and every RNG takes that
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
+MAX_DEPTH = 32  # tables and arrays nested deeper than this are not a config (and would exhaust the stack)
 
 
 M = TypeVar("M", bound=Frozen)
@@ -36,9 +56,26 @@ def read_toml(path: Path) -> dict[str, Any]:
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise InputFileError(str(path), f"not a readable TOML file ({exc.__class__.__name__})") from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "", f"invalid TOML: {exc}", "fix the syntax at that line") from None
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        data = None
+    if data is None or _depth(data) > MAX_DEPTH:
+        raise ConfigError(str(path), "", f"tables or arrays nested more than {MAX_DEPTH} deep",
+                          "a config is a few levels of tables: flatten it")
+    return data
+
+
+def _depth(data) -> int:
+    """How deeply tables and arrays nest (iterative: a hostile file cannot exhaust the stack here)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo and deepest <= MAX_DEPTH:
+        obj, d = todo.pop()
+        deepest = max(deepest, d)
+        children = obj.values() if isinstance(obj, dict) else obj
+        todo += [(c, d + 1) for c in children if isinstance(c, dict | list)]
+    return deepest
 
 
 def validate(model: type[M], data: dict[str, Any], source: str) -> M:

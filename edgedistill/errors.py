@@ -43,6 +43,18 @@ class InputFileError(EdgeDistillError):
         super().__init__(f"{path}: {problem}" + (f" — {fix}" if fix else ""))
 
 
+class OutputPathError(EdgeDistillError):
+    """An output or cache folder cannot take our files: disk full, read-only, no permission (exit 3).
+
+    Raised with nothing half-written left behind (staging folders and temp files are removed)."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, problem: str, fix: str):
+        self.path, self.problem, self.fix = path, problem, fix
+        super().__init__(f"{path}: cannot write ({problem}) — {fix}")
+
+
 class StageError(EdgeDistillError):
     """A pipeline stage produced something we refuse to report (e.g. export parity beyond tolerance)."""
 

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from . import config
-from .config import Frozen
+from .config import Frozen, Seed
+from .data.checks import MAX_CLASSES
 from .errors import ConfigError
 from .registry import suggest
 from .resources import recipes_dir
@@ -23,24 +24,26 @@ DEFAULT_RECIPE = "mnist1d"
 
 PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
+Side = Annotated[int, Field(gt=0, le=8192)]  # an image side in pixels: one 8192² RGB image is 805 MB as float32
 
 
 class DataConfig(Frozen):
     name: str = "mnist1d"  # mnist1d | digits | npz | image_folder | text_lines | import
     samples: PosInt = 5000  # mnist1d: labelled examples generated; 80% train, 20% test
-    seed: int = 42  # mnist1d's own default seed; for the other sources, the seed of the test split
+    seed: Seed = 42  # mnist1d's own default seed; for the other sources, the seed of the test split
     transfer_samples: Annotated[int, Field(ge=0)] = 40000  # mnist1d: unlabelled set; 80% of it is kept
-    transfer_seed: int = 1  # must differ from `seed`, or the transfer set repeats the train set
+    transfer_seed: Seed = 1  # must differ from `seed`, or the transfer set repeats the train set
     path: str | None = None  # npz file / image folder / text file, relative to the recipe file
     factory: str | None = None  # name = "import": "package.module:function" returning a torch Dataset
     unlabeled: str | None = None  # extra unlabelled inputs: .npz, image folder or text file (relative path)
     unlabeled_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0  # share of the train split whose labels are dropped
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2  # held out when the source has no test split
-    num_classes: PosInt | None = None  # default: largest label + 1 (or the number of class folders / labels)
-    image_size: tuple[PosInt, PosInt] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
+    # default: largest label + 1 (or the number of class folders / labels)
+    num_classes: Annotated[int, Field(gt=0, le=MAX_CLASSES)] | None = None
+    image_size: tuple[Side, Side] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
     grayscale: bool = False  # images: 1 channel instead of RGB's 3
-    max_len: PosInt = 64  # text: UTF-8 bytes per example, cut or zero-padded
-    context: Annotated[int, Field(ge=2)] = 64  # pydoc_topics: tokens per window (the lm's input length)
+    max_len: Annotated[int, Field(gt=0, le=1 << 20)] = 64  # text: UTF-8 bytes per example, cut or zero-padded
+    context: Annotated[int, Field(ge=2, le=1 << 16)] = 64  # pydoc_topics: tokens per window (the lm's input length)
     block_chars: PosInt = 4096  # pydoc_topics: the text is cut into contiguous blocks of this many characters …
     val_every: Annotated[int, Field(ge=2)] = 10  # … and every val_every-th block is held out for validation
     max_train_chars: PosInt | None = None  # pydoc_topics: keep only the first N training characters (quick runs)
@@ -148,7 +151,7 @@ class Recipe(Frozen):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     task: str = "classify"  # classify (logits), embed (vectors), lm (per-token distributions): tasks/
     extends: str | None = None  # a built-in recipe name or a path relative to this file; its tables are the defaults
-    seed: int = 0
+    seed: Seed = 0
     data: DataConfig = DataConfig()
     teacher: TeacherConfig
     student: StudentConfig
@@ -219,12 +222,31 @@ def _read_with_base(path: Path, seen: tuple = ()) -> dict:
         return data
     if not isinstance(base, str):
         raise ConfigError(str(path), "extends", "must be a recipe name or a path", 'e.g. extends = "mnist1d"')
-    base_path = (path.parent / base) if base.endswith(".toml") else recipe_path(base)
+    base_path = _base_path(path, base)
     if base_path.resolve() in seen or base_path.resolve() == path.resolve():
         raise ConfigError(str(path), "extends", f"{base!r} extends itself (a cycle)", "break the cycle")
     merged = _merge(_read_with_base(base_path, (*seen, path.resolve())), data)
     merged.pop("extends", None)
     return merged
+
+
+def _base_path(path: Path, base: str) -> Path:
+    """The file `extends = base` names: a path relative to the recipe, or a built-in recipe name."""
+    if base.endswith(".toml"):
+        found = path.parent / base
+        if not found.is_file():
+            raise ConfigError(str(path), "extends", f"no such recipe file {found}",
+                              "paths are relative to this recipe's folder")
+        return found
+    try:
+        return recipe_path(base)
+    except ConfigError:
+        raise ConfigError(str(path), "extends", f"{base!r} is neither a recipe file nor a built-in recipe",
+                          f"{suggest(base, _builtin_names())} (a file needs its .toml suffix)") from None
+
+
+def _builtin_names() -> list[str]:
+    return sorted(f.stem for f in recipes_dir().glob("*.toml") if ".budgets" not in f.name)
 
 
 def _merge(base: dict, over: dict) -> dict:

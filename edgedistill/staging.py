@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 _HELD: dict[str, int] = {}  # staging folder → the open descriptor whose lock marks it as in use
@@ -22,7 +21,9 @@ def claim_staging(out: Path) -> Path:
     """A fresh `.NAME.partial-XXXX/` folder beside `out`, locked by this process until it exits."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    from .artifacts import make_folder
+
+    staging = make_folder(f".{out.name}.partial-", out.parent)  # 0777 & ~umask, not mkdtemp's 0700
     fd = _lock(staging, block=True)
     if fd is not None:
         _HELD[str(staging)] = fd  # kept open (and locked) for the life of the process, even after the rename

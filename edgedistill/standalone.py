@@ -39,6 +39,10 @@ def bench_run(models, devices, data: Path | None = None, shapes: dict | None = N
             files.append((m.name, m, "onnx"))
     if data is not None and not Path(data).is_file():
         raise InputFileError(str(data), "no such file", "pass an .npz with arrays x and y")
+    if data is not None:  # headers, label dtypes and finite inputs, before any child starts
+        from .data.checks import eval_set
+
+        eval_set(Path(data))
     from .resources import default_cache_dir
 
     return measure(files, profiles, data, shapes, reporter or Reporter(), cache=default_cache_dir())

@@ -62,3 +62,11 @@ def pytest_runtest_setup(item):
     """Skip `browser` tests with the reason (`make test` installs Chromium as root and runs `npm ci`)."""
     if "browser" in item.keywords and browser_missing():
         pytest.skip(f"browser tests need headless Chromium and onnxruntime-web: {browser_missing()}")
+
+
+def pytest_configure(config):
+    """Size torch's intra-op pool for this test process: usable CPUs ÷ xdist workers (edgedistill/threads.py),
+    unless OMP_NUM_THREADS is set — several test processes on shared cores must not oversubscribe them."""
+    from edgedistill.threads import configure
+
+    configure()

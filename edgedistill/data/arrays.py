@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputFileError
 from ..registry import suggest
 from .base import Dataset, assemble
+from .checks import npz_arrays
 
 KEYS = ("x_train", "y_train", "x_test", "y_test", "x_unlabeled")
 
@@ -32,6 +33,7 @@ def load_digits(cfg, cache_dir) -> Dataset:
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of an .npz file (no pickle); unknown keys are an error naming the closest known one."""
+    npz_arrays(path)  # headers first: a renamed .npy, a lying header or arrays beyond memory fail here
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..tasks.base import UNLABELED
+from .checks import class_ids, finite, float32, not_empty
 
 INPUT = "input"  # the input name of a single-input model (what every file source produces)
 
@@ -93,7 +94,7 @@ def inputs(x, where: str, what: str = "inputs") -> np.ndarray:
     if x.dtype.kind not in "biuf" or x.ndim < 2:
         raise InputFileError(where, f"{what} must be a numeric array (N, ...) with N examples, got "
                                     f"{x.dtype} of shape {x.shape}", "store one row per example")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return finite(float32(x), where, what)  # NaN/Inf (and values beyond float32) fail before training
 
 
 def labels(y, n: int, where: str) -> np.ndarray:
@@ -106,7 +107,7 @@ def labels(y, n: int, where: str) -> np.ndarray:
                              "store class ids 0…C-1, one per example")
     if n and y.min() < 0:
         raise InputFileError(where, f"negative label {int(y.min())}", "class ids start at 0")
-    return y.astype(np.int64)
+    return class_ids(y, where).astype(np.int64)
 
 
 def assemble(name: str, cfg, where: str, x, y, x_test=None, y_test=None, x_unlabeled=None,
@@ -128,6 +129,7 @@ def assemble(name: str, cfg, where: str, x, y, x_test=None, y_test=None, x_unlab
         if a.shape[1:] != x.shape[1:]:
             raise InputFileError(where, f"{what} have shape {a.shape[1:]}, training inputs {x.shape[1:]}",
                                  "give every split the same example shape")
+    not_empty(where, training=x, test=x_test)
     found = int(max(y.max(initial=-1), y_test.max(initial=-1))) + 1  # 0 for unlabelled data
     num_classes = cfg.num_classes or max(found, len(classes))
     if found > num_classes:

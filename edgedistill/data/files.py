@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFileError
+from . import checks
 from .base import Dataset, assemble
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -29,10 +30,13 @@ def decode_images(paths: list[Path], cfg) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     h, w = cfg.image_size
-    out = np.empty((len(paths), 1 if cfg.grayscale else 3, h, w), np.float32)
+    c = 1 if cfg.grayscale else 3
+    checks.fits_in_memory(len(paths) * c * h * w * 4, f"{len(paths):,} images of {c}×{h}×{w} float32",
+                          checks.recipe_size("data.image_size", "lower data.image_size"))
+    out = np.empty((len(paths), c, h, w), np.float32)
     for i, p in enumerate(paths):
         try:
-            with Image.open(p) as im:
+            with checks.open_image(p) as im:  # a decompression bomb is refused here, naming the file
                 im = im.convert("L" if cfg.grayscale else "RGB").resize((w, h), Image.Resampling.BILINEAR)
                 a = np.asarray(im, np.float32) / 255.0  # (H, W) or (H, W, 3)
         except (UnidentifiedImageError, OSError) as exc:
@@ -69,6 +73,8 @@ def unlabeled_images(folder: Path, cfg) -> np.ndarray:
 
 def encode_text(lines: list[str], max_len: int) -> np.ndarray:
     """Strings → (N, max_len) float32 UTF-8 byte ids, cut or zero-padded."""
+    checks.fits_in_memory(len(lines) * max_len * 4, f"{len(lines):,} lines of {max_len:,} byte ids (float32)",
+                          checks.recipe_size("data.max_len", "lower data.max_len"))
     out = np.zeros((len(lines), max_len), np.float32)
     for i, s in enumerate(lines):
         b = np.frombuffer(s.encode("utf-8")[:max_len], np.uint8)

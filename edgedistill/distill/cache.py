@@ -29,14 +29,14 @@ import hashlib
 import json
 import os
 import shutil
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..artifacts import atomic_write_text
+from ..artifacts import atomic_write_text, raise_unusable
 from ..cache import arrays_hash, content_key
 from .features import FeatureTap
 
@@ -174,8 +174,10 @@ def fill_entry(folder: Path, teacher, x, stored: Stored, classes: int, reporter=
                rank: int = 0, world: int = 1, barrier=lambda: None, task=None) -> CachedOutputs:
     """Compute and store an entry; with world > 1 each rank fills its contiguous share of the rows.
 
-    Rank 0 sizes the files in `<folder>.partial/`; every rank writes its rows into the
-    memory-mapped files; rank 0 then writes meta.json and renames the folder into place.
+    One writer per entry at a time: rank 0 holds an exclusive lock (`entry_lock`) from sizing the
+    files in `<folder>.partial/` to renaming it into place, so a second run on a cold cache waits and
+    then reads the finished entry instead of deleting the first run's files. Every rank writes its rows
+    into the memory-mapped files; rank 0 then writes meta.json and renames the folder into place.
     """
     partial = folder.with_name(folder.name + ".partial")
     from .rows import Rows
@@ -183,12 +185,65 @@ def fill_entry(folder: Path, teacher, x, stored: Stored, classes: int, reporter=
     x = x if isinstance(x, Rows) else Rows(x)
     probe = compute(teacher, x, stored, range(min(1, len(x))), task=task)  # shapes and dtypes of one row
     shapes = {name: [len(x), *a.shape[1:]] for name, a in probe.items()}
-    if rank == 0:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        for name, a in probe.items():
-            np.lib.format.open_memmap(partial / _file(name), "w+", a.dtype, tuple(shapes[name])).flush()
+    with entry_lock(folder, reporter) if rank == 0 else nullcontext():
+        try:
+            if rank == 0 and load_entry(folder, stored, classes) is None:
+                _allocate(folder, partial, probe, shapes)
+            barrier()
+            if not (folder / "meta.json").exists():  # (else another run filled it while we waited)
+                _fill_rows(partial, teacher, x, stored, rank, world, reporter, probe, task)
+                barrier()
+                if rank == 0:
+                    atomic_write_text(partial / "meta.json", json.dumps(
+                        {"arrays": shapes, "stored": stored.__dict__, "format": FORMAT}, default=list))
+                    os.replace(partial, folder)
+        except BaseException as exc:
+            if rank == 0:
+                shutil.rmtree(partial, ignore_errors=True)
+            raise_unusable(exc, folder.parent)  # a full or read-only disk: one line naming the path
+            raise
     barrier()
+    return load_entry(folder, stored, classes)
+
+
+@contextmanager
+def entry_lock(folder: Path, reporter=None):
+    """Exclusive lock of one cache entry: `<cache>/locks/teacher-outputs-<key>.lock`, held with flock, which
+    the kernel releases when the holder exits or is killed, so a crashed fill never blocks the next one."""
+    import fcntl
+
+    path = folder.parent.parent / "locks" / f"teacher-outputs-{folder.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if reporter:
+                reporter.info(f"teacher outputs: waiting for another process filling {folder}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _allocate(folder: Path, partial: Path, probe: dict, shapes: dict) -> None:
+    """Empty, full-size files in `partial` (blocks reserved now: a full disk fails here with ENOSPC,
+    not later as SIGBUS while writing through the memory map); a damaged entry under `folder` goes."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name, a in probe.items():
+        m = np.lib.format.open_memmap(partial / _file(name), "w+", a.dtype, tuple(shapes[name]))
+        m.flush()
+        del m
+        with open(partial / _file(name), "r+b") as fh:
+            os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+
+
+def _fill_rows(partial: Path, teacher, x, stored: Stored, rank: int, world: int, reporter, probe: dict,
+               task=None) -> None:
+    """This rank's contiguous share of the rows, computed and written into the memory-mapped files."""
     share = (len(x) + world - 1) // world
     mine = range(min(rank * share, len(x)), min((rank + 1) * share, len(x)))
     files = {name: np.load(partial / _file(name), mmap_mode="r+") for name in probe}
@@ -199,15 +254,6 @@ def fill_entry(folder: Path, teacher, x, stored: Stored, classes: int, reporter=
             files[name][mine.start:mine.stop] = a
     for f in files.values():
         f.flush()
-    del files
-    barrier()
-    if rank == 0:
-        atomic_write_text(partial / "meta.json", json.dumps({"arrays": shapes, "stored": stored.__dict__,
-                                                             "format": FORMAT}, default=list))
-        shutil.rmtree(folder, ignore_errors=True)  # an incomplete or damaged entry under the final name
-        os.replace(partial, folder)
-    barrier()
-    return load_entry(folder, stored, classes)
 
 
 def teacher_outputs(teacher, x, stored: Stored, classes: int, cache_dir: Path | None,

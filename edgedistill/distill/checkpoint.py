@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artifacts import sha256_path
+from ..artifacts import raise_unusable, sha256_path
 from ..errors import InputFileError, UsageError
 
 STATE, META = "state.safetensors", "meta.json"
@@ -55,17 +55,32 @@ class Checkpointer:
 
     # --- save ------------------------------------------------------------------------------
     def save(self, pos: Position, model, objective, opt, sched, gen: torch.Generator) -> Path:
-        """Write one checkpoint atomically; prune old ones."""
+        """Write one checkpoint atomically; prune old ones. A full or read-only disk leaves no temporary
+        folder behind and raises OutputPathError naming the folder (exit 3)."""
+        tmp = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
+            final = self._write(tmp, pos, model, objective, opt, sched, gen)
+        except BaseException as exc:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise_unusable(exc, self.folder)  # a full or read-only disk: one line naming the path
+            raise
+        for old in self.checkpoints()[:-self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def _write(self, tmp: Path, pos: Position, model, objective, opt, sched, gen: torch.Generator) -> Path:
+        """The checkpoint's files into `tmp`, fsynced, then renamed to `step-NNNNNNNN`."""
         from safetensors.torch import save_file
 
-        self.folder.mkdir(parents=True, exist_ok=True)
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         tensors |= {f"objective.{k}": v for k, v in objective.state_dict().items()}
         opt_sd = opt.state_dict()
         for idx, st in opt_sd["state"].items():
             tensors |= {f"optim.{idx}.{k}": v for k, v in st.items()}
         tensors |= {"rng.torch": torch.get_rng_state(), "rng.sampler": gen.get_state(), "order": pos.order}
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
         save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(tmp / STATE))
         np_state = np.random.get_state()
         meta = {"step": pos.step, "epoch": pos.epoch, "offset": pos.offset, "total": pos.total,
@@ -81,8 +96,6 @@ class Checkpointer:
             shutil.rmtree(final)
         os.rename(tmp, final)
         _fsync(self.folder)
-        for old in self.checkpoints()[:-self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
         return final
 
     def checkpoints(self) -> list[Path]:

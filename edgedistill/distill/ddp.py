@@ -91,20 +91,38 @@ def from_env() -> Dist:
     import torch
     import torch.distributed as dist
 
+    from ..threads import configure
+
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    # the cores are shared by the ranks: one intra-op thread each unless the user said otherwise
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    configure()  # the CPUs are shared by the ranks: usable CPUs ÷ LOCAL_WORLD_SIZE threads each (threads.py)
     return Dist(dist.get_rank(), dist.get_world_size())
 
 
-def finish(d: Dist) -> None:
-    """Leave the process group cleanly (torch warns when a process exits without it)."""
-    if d.world > 1:
-        import torch.distributed as dist
+def finish(d: Dist, clean: bool = True) -> None:
+    """Leave the process group in step with the other ranks, while the interpreter is fully alive.
 
-        dist.destroy_process_group()
+    A rank that tears gloo down while a peer still has traffic in flight (the tail of the last
+    all-reduce, a socket the peer has not read yet) can make the peer's gloo threads fail during
+    its own teardown — seen as one rank dying with SIGABRT ("terminate called without an active
+    exception") at the end of a successful job. So, in order: free what still holds the process
+    group (DDP reducers in reference cycles, pending work objects), wait for every rank at a
+    barrier, then destroy the group. After a failure (`clean=False`) there is no barrier: the
+    peers may never reach it, and the launcher stops them instead.
+    """
+    if d.world == 1:
+        return
+    import gc
+
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    gc.collect()
+    if clean:
+        dist.barrier()
+    dist.destroy_process_group()
+    gc.collect()
 
 
 def launch(nproc: int, argv: list[str]) -> int:

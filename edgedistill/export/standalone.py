@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifacts import make_folder, raise_unusable
 from ..errors import InputFileError, ParityError, StageError, UsageError
 
 
@@ -255,15 +256,35 @@ def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=N
     out = Path(out) if out else _default_out(Path(checkpoint), preset_arg)
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"{out} already exists and is not empty — pass --force, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        if preset is None:
-            record = export_auto(ck, out, Path(tmp), max_drop, auto_exclude, by)
-        else:
-            record = export_one(ck, preset, out, Path(tmp), auto_exclude, qat_epochs)
-    record = {"schema": "edgedistill.export/1", "checkpoint": str(checkpoint), **record}
-    atomic_write_json(out / "export.json", record)
+    staging = None
+    try:  # files are made in a staging folder beside `out`, moved into it only once everything passed
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = make_folder(f".{out.name}.partial-", out.parent)
+        with tempfile.TemporaryDirectory() as tmp:
+            if preset is None:
+                record = export_auto(ck, staging, Path(tmp), max_drop, auto_exclude, by)
+            else:
+                record = export_one(ck, preset, staging, Path(tmp), auto_exclude, qat_epochs)
+        record = {"schema": "edgedistill.export/1", "checkpoint": str(checkpoint), **record}
+        atomic_write_json(staging / "export.json", record)
+        publish_into(staging, out)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise_unusable(exc, out.parent)  # a full or read-only disk: one line naming the path
+        raise
     return record
+
+
+def publish_into(staging: Path, out: Path) -> None:
+    """Move a finished export into `out`: a rename when `out` is new; into an existing `out` (--force)
+    file by file, export.json last, so `out` never holds a model file without its record."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    for src in sorted(staging.iterdir(), key=lambda p: p.name == "export.json"):
+        _move(src, out / src.name)
+    staging.rmdir()
 
 
 def _default_out(checkpoint: Path, preset: str) -> Path:

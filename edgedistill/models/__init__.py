@@ -86,12 +86,24 @@ def check_input(arch: str, input_shape: tuple, key: str, source: str = "recipe")
 def save_weights(model, path) -> None:
     """state_dict → safetensors (no pickle), written beside and renamed into place."""
     import os
+    import tempfile
 
     from safetensors.torch import save_file
 
-    tmp = f"{path}.tmp"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    from ..artifacts import current_umask
+
+    # a temp name of its own: two runs filling one cache entry never write into the same temp file
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 → what a plain open() would give
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def count_params(model) -> int:

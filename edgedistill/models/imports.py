@@ -11,6 +11,7 @@ import importlib
 import inspect
 import re
 import sys
+import traceback
 from pathlib import Path
 
 SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -37,6 +38,12 @@ def load_callable(spec: str):
     except ImportError as exc:
         raise ImportSpecError(f"cannot import {module_name!r} ({exc.__class__.__name__}: {exc})",
                               "put the module beside the recipe or on PYTHONPATH") from None
+    except SyntaxError as exc:  # the user's module does not parse
+        raise ImportSpecError(f"{module_name!r} has a syntax error at {exc.filename}:{exc.lineno} ({exc.msg})",
+                              "fix that line") from None
+    except (Exception, SystemExit) as exc:  # the module's own top-level code raised while importing
+        raise ImportSpecError(f"importing {module_name!r} raised {type(exc).__name__}: {_first_line(exc)} "
+                              f"at {_raise_site(exc)}", "fix the module's top-level code") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             known = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
@@ -47,6 +54,17 @@ def load_callable(spec: str):
     if not callable(obj):
         raise ImportSpecError(f"{spec!r} is not callable", "name a function or class")
     return obj
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "(no message)"
+
+
+def _raise_site(exc: BaseException) -> str:
+    """`file:line` where the exception was raised (the deepest frame outside importlib)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "import time"
 
 
 def call_factory(fn, params: dict, **offered):

@@ -1,0 +1,108 @@
+"""Concurrent runs (issue 11, item 11): two processes on a cold teacher-output cache both succeed, and a
+second run into a folder another run is writing is refused as such — not as an "interrupted run"."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from conftest import ROOT, TINY, cli
+
+from edgedistill.errors import UsageError
+from edgedistill.runlock import acquire, lock_path, release
+
+FILL = textwrap.dedent("""
+    import sys, time, numpy as np, torch
+    from pathlib import Path
+    from edgedistill.distill.cache import Stored, teacher_outputs
+    from edgedistill.models.cnn1d import CNN1d
+    cache, go, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    torch.manual_seed(0)
+    teacher = CNN1d(40, 10, [16, 32]).eval()
+    x = torch.randn(60_000, 40, generator=torch.Generator().manual_seed(1))
+    while not go.exists():  # both processes start filling at the same instant
+        time.sleep(0.001)
+    got = teacher_outputs(teacher, x, Stored(), 10, cache)
+    np.save(out, np.asarray(got.arrays[""][::997]))
+""")
+
+
+def test_two_processes_filling_one_cold_cache_entry_both_succeed(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    go, cache = tmp_path / "go", tmp_path / "cache"
+    procs = [subprocess.Popen([sys.executable, "-c", FILL, str(cache), str(go), str(tmp_path / f"out{i}.npy")],
+                              env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    time.sleep(3)  # both imported torch and built the teacher
+    go.touch()
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    a, b = np.load(tmp_path / "out0.npy"), np.load(tmp_path / "out1.npy")
+    assert a.shape == (61, 10) and np.array_equal(a, b)
+    assert [p.name for p in (cache / "teacher-outputs").iterdir()] != [] and \
+        not list((cache / "teacher-outputs").glob("*.partial"))  # one entry, no fill left half-done
+    assert len(list((cache / "teacher-outputs").iterdir())) == 1
+
+
+def test_two_concurrent_runs_on_a_cold_cache_both_succeed(tmp_path):
+    """The issue's reproducer: two `edgedistill distill` runs, one cold cache (teacher, data, outputs)."""
+    env = {**os.environ, "EDGEDISTILL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "edgedistill", "distill", str(TINY), "--out",
+                               str(tmp_path / f"run{i}"), "--quiet"], env=env, cwd=ROOT, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    errs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    for i in range(2):
+        assert (tmp_path / f"run{i}" / "distill.json").is_file()
+    assert len(list((tmp_path / "cache" / "teacher-outputs").iterdir())) == 1
+    assert not list(tmp_path.glob(".run*"))  # no staging, checkpoints or lock files left
+
+
+def test_a_second_run_into_a_folder_being_written_is_told_so(tmp_path):
+    env = {**os.environ, "EDGEDISTILL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    out, first_ckpt = tmp_path / "run", tmp_path / ".run.checkpoints" / "teacher" / "step-00000001"
+    slow = tmp_path / "slow.toml"  # a teacher that trains for minutes: killed long before it is done
+    text = TINY.read_text().replace('budgets = "tiny.budgets.toml"', "")
+    slow.write_text(text.replace("epochs = 2\nlr = 1e-2\n\n[student]", "epochs = 500\nlr = 1e-2\n\n[student]"))
+    assert "epochs = 500" in slow.read_text()
+    first = subprocess.Popen([sys.executable, "-m", "edgedistill", "distill", str(slow), "--out", str(out),
+                              "--quiet", "--checkpoint-every", "1"], env=env, cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not first_ckpt.exists() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert first.poll() is None, "the first run ended before the second one could start"
+        second = cli("distill", slow, "--out", out, "--quiet", env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")})
+        assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert f"being written by another edgedistill run right now (pid {first.pid})" in second.stderr
+        assert "interrupted" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    third = cli("distill", slow, "--out", out, "--quiet")  # now the checkpoints are an interrupted run's
+    assert third.returncode == 2 and "holds checkpoints of an interrupted run" in third.stderr, third.stderr
+
+
+def test_the_run_lock_dies_with_its_holder(tmp_path):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from edgedistill.runlock import acquire; "
+                               "acquire(sys.argv[1]); print('held', flush=True); time.sleep(60)", str(out)],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UsageError, match=f"pid {holder.pid}"):
+            acquire(out)
+    finally:
+        holder.kill()
+        holder.wait()
+    acquire(out)  # the kernel dropped the dead holder's flock
+    assert lock_path(out).read_text().strip() == str(os.getpid())
+    release(out)
+    assert not lock_path(out).exists()
