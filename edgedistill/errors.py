@@ -1,8 +1,8 @@
 """One exception tree; each class carries the exit code the CLI returns for it.
 
 Exit codes (DESIGN.md): 0 pass, 1 a budget failed, 2 bad config or usage,
-3 a rejected input file or an unusable output path (disk full, read-only), 4 internal error. A failed budget is a *result*
-(see gate.py), never an exception.
+3 a rejected input file or an unusable output path (disk full, read-only),
+4 internal error. A failed budget is a *result* (see gate.py), never an exception.
 """
 
 from __future__ import annotations
