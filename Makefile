@@ -1,5 +1,9 @@
 # make demo  — create/refresh .venv, install everything, run the default recipe end to end
 # make test  — same environment plus dev tools, run the test suite (CI runs this via .ci/run)
+# Both also set up the browser runner: as root, `apt-get install chromium` (Debian: ~115 packages),
+# and `npm ci` for onnxruntime-web. BROWSER=0 skips that setup (make demo BROWSER=0, make test
+# BROWSER=0): browser profiles then show as not_runnable and the `browser` tests are deselected.
+BROWSER ?= 1
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -24,7 +28,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check edgedistill tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter 0,$(BROWSER)),-m "not browser")
 
 bench: $(STAMP)
 	$(PY) benchmarks/kd_vs_scratch.py
@@ -41,13 +45,16 @@ BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.npm-ci.stamp
 CHROMIUM_BIN  := /usr/bin/chromium
 
 .PHONY: browser-deps chromium
+ifneq ($(BROWSER),0)
 test demo: browser-deps
+endif
 
 browser-deps: chromium $(BROWSER_STAMP)
 
 chromium:
 	@if [ -x $(CHROMIUM_BIN) ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "chromium: installing Debian's chromium as root (apt-get, ~115 packages; make BROWSER=0 skips this)"; \
 		(apt-get update -q && apt-get install -y -q chromium) || echo "chromium: apt-get failed; browser tests will skip"; \
 	else echo "chromium: $(CHROMIUM_BIN) missing and not root; browser tests will skip (apt-get install -y chromium)"; fi
 

@@ -35,12 +35,15 @@ def export_nets(folder: Path) -> list[Path]:
 
     from edgedistill.export.onnx import export_onnx
     from edgedistill.models.cnn1d import CNN1d
+    from edgedistill.tasks import Signature, TensorSpec
 
     torch.manual_seed(0)
     out = []
     for name, (channels, length) in NETS.items():
         path = folder / f"{name}.onnx"
-        export_onnx(CNN1d(length, 10, channels), (length,), path, opset=18)
+        sig = Signature("classify", (TensorSpec("input", "float32", ("batch", length), (length,)),),
+                        (TensorSpec("logits", "float32", ("batch", 10)),))
+        export_onnx(CNN1d(length, 10, channels), sig, path, opset=18)
         out.append(path)
     return out
 

@@ -21,28 +21,28 @@ import time
 import tomllib
 from pathlib import Path
 
+from edgedistill.distill.stage import distill_all
 from edgedistill.hostinfo import cpu, versions
-from edgedistill.lm.stage import STUDENTS, train_all
 from edgedistill.progress import Reporter
-from edgedistill.recipe import load_any_recipe
+from edgedistill.recipe import load_recipe
 
-ROWS = ("teacher", *STUDENTS)
+ROWS = ("teacher", "scratch", "word", "sequence")
 
 
 def one_seed(recipe_arg: str, seed: int, overrides: dict, reporter: Reporter) -> dict:
     """Train teacher + students for one seed in an empty cache; perplexities, seconds and sizes."""
-    recipe, _ = load_any_recipe(recipe_arg, {**overrides, "seed": seed})
+    recipe, _ = load_recipe(recipe_arg, {**overrides, "seed": seed})
     cache = Path(tempfile.mkdtemp(prefix="charlm-bench-"))
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            trained = train_all(recipe, cache, Path(tmp), reporter)
+            trained = distill_all(recipe, cache, Path(tmp), reporter)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     assert not trained.teacher_cached  # every seed's teacher is trained here
-    results = {"teacher": trained.teacher_result, **trained.results}
-    return {"perplexity": {k: r.val_perplexity for k, r in results.items()},
-            "seconds": {k: r.seconds for k, r in results.items()}, "generated": trained.generated,
-            "params": {"teacher": trained.teacher_result.params, "student": trained.results["scratch"].params}}
+    results = {"teacher": trained.teacher_result, **trained.students}
+    return {"perplexity": {k: r.metrics["perplexity"] for k, r in results.items()},
+            "seconds": {k: r.seconds for k, r in results.items()},
+            "params": {"teacher": trained.teacher_result.params, "student": trained.students["scratch"].params}}
 
 
 def parse_sets(items) -> dict:
@@ -67,7 +67,7 @@ def table(per_seed: dict, seeds: list[int]) -> list[str]:
         sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
         cells = " | ".join(f"{v:.3f}" for v in vals)
         lines.append(f"| {row} | {cells} | {statistics.mean(vals):.3f} ± {sd:.3f} |")
-    for row in STUDENTS[1:]:
+    for row in ROWS[2:]:
         rel = [100 * (per_seed[s]["perplexity"][row] / per_seed[s]["perplexity"]["scratch"] - 1) for s in seeds]
         cells = " | ".join(f"{v:+.2f}%" for v in rel)
         lines.append(f"| {row} vs scratch | {cells} | {statistics.mean(rel):+.2f}% |")
@@ -94,8 +94,8 @@ def main() -> int:
         return 0
     first = per_seed[args.seeds[0]]
     print(f"Recipe `{args.recipe}` {overrides or ''}, seeds {args.seeds}; teacher {first['params']['teacher']:,} "
-          f"params, students {first['params']['student']:,} params; teacher wrote {first['generated']['chars']:,} "
-          f"characters per seed; {time.time() - start:.0f} s on {cpu()['model']} ({cpu()['logical_cores']} cores). "
+          f"params, students {first['params']['student']:,} params; {time.time() - start:.0f} s on "
+          f"{cpu()['model']} ({cpu()['logical_cores']} cores). "
           "Validation perplexity, measured, lower is better:\n")
     print("\n".join(table(per_seed, args.seeds)))
     return 0

@@ -44,8 +44,8 @@ def measured(args, reporter):
     """(files, measurements, statuses): files passed in are benched on every profile; otherwise the
     default recipe's run (made here, or --run) supplies its own report's figures."""
     from edgedistill.bench.outcome import Status
-    from edgedistill.report import measurements_of
-    from edgedistill.standalone import read_report
+    from edgedistill.release.report import measurements_of
+    from edgedistill.release.runfolder import read_report
 
     if args.files:
         files = [Path(f) for f in args.files]

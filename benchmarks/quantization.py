@@ -72,7 +72,7 @@ def presets_table(ck, role: str, model, out: Path, work: Path, teacher_pred: np.
                "bytes": rec["artifact"]["bytes"], "seconds": round(time.perf_counter() - t0, 2),
                "parity": rec["parity"]}
         if preset.format != "coreml":
-            pred = parity.onnx_logits(path, ck.dataset.x_test).argmax(1)
+            pred = parity.onnx_logits(path, ck.dataset.x_test["input"]).argmax(1)
             row["accuracy"] = 100 * float((pred == ck.dataset.y_test).mean())
             row["agreement"] = 100 * float((pred == teacher_pred).mean())
         rows.append(row)
@@ -86,16 +86,16 @@ def int8_recovery(ck, model, label: str, out: Path, qat_epochs: int) -> dict:
     from edgedistill.quantize.stage import Sources, derive
 
     ds, preset = ck.dataset, load_preset("onnx-int8-qdq")
-    ref = _reference(ck.student, ds.x_test)  # the original float student: what int8 must keep
+    ref = _reference(ck.student, ds.x_test, ck.task)  # the original float student: what int8 must keep
     folder = out / f"recovery-{label}"
     folder.mkdir(parents=True)
     fp32 = folder / "fp32.onnx"
     export_one(replace(ck, student=model), load_preset("onnx-fp32"), folder, folder)
     (folder / "student-fp32.onnx").rename(fp32)
-    s = Sources(fp32, None, ds.x_train, ds.x_test, ds.y_test, ref)
+    s = Sources(fp32, None, ds.x_train["input"], ds.x_test["input"], ds.y_test, ref)
 
     def acc(path):
-        return 100 * float((parity.onnx_logits(path, ds.x_test).argmax(1) == ds.y_test).mean())
+        return 100 * float((parity.onnx_logits(path, ds.x_test["input"]).argmax(1) == ds.y_test).mean())
 
     row = {"model": label, "fp32_student": 100 * float((ref.argmax(1) == ds.y_test).mean()), "fp32_file": acc(fp32)}
     try:
@@ -135,11 +135,11 @@ def main(argv=None) -> int:
 
             run = run_pipeline(None, out=tmp / "run", reporter=Reporter(quiet=True)).out
         ck = load_checkpoint(run)
-        teacher_pred = _ref_pred(ck.teacher, ck.dataset.x_test)
+        teacher_pred = _ref_pred(ck.teacher, ck.dataset.x_test["input"])
         rows = presets_table(ck, "student", ck.student, tmp / "out", tmp / "work", teacher_pred)
         rows += presets_table(ck, "teacher", ck.teacher, tmp / "out", tmp / "work", teacher_pred)
         files = {f"{r['role']}/{r['preset']}": Path(r["path"]) for r in rows if "accuracy" in r}
-        lat = latency_side_by_side(files, ck.dataset.x_test[:1])
+        lat = latency_side_by_side(files, ck.dataset.x_test["input"][:1])
         for r in rows:
             r["p50_ms"] = lat.get(f"{r['role']}/{r['preset']}")
         recovery = [int8_recovery(ck, ck.student, "student", tmp, args.qat_epochs),

@@ -25,7 +25,8 @@ import torch
 
 from edgedistill.data import load_dataset
 from edgedistill.distill.cache import LiveOutputs, Stored, teacher_outputs
-from edgedistill.distill.train import fit, with_transfer
+from edgedistill.distill.rows import Rows, with_transfer
+from edgedistill.distill.train import fit
 from edgedistill.hostinfo import cpu, versions
 from edgedistill.models import build_model, count_params
 from edgedistill.progress import Reporter
@@ -40,7 +41,7 @@ def epoch_seconds(recipe, ds, x, y, outputs) -> float:
     torch.manual_seed(1)
     student = build_model(recipe.student, ds.input_shape, ds.num_classes)
     cfg = recipe.student.transfer_train.model_copy(update={"epochs": 1})
-    x_test, y_test = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
+    x_test, y_test = torch.from_numpy(ds.x_test["input"]), torch.from_numpy(ds.y_test)
     return fit(student, x, y, cfg=cfg, loss=recipe.distill.loss, loss_params=recipe.distill.loss_params(),
                x_test=x_test, y_test=y_test, seed=1, label="epoch", reporter=Reporter(quiet=True),
                outputs=outputs).seconds
@@ -73,7 +74,7 @@ def main() -> int:
     args = ap.parse_args()
     recipe, _ = load_recipe("mnist1d")
     ds = load_dataset(recipe.data, default_cache_dir())
-    x, y = with_transfer(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train), torch.from_numpy(ds.x_unlabeled))
+    x, y = with_transfer(Rows(ds.x_train), torch.from_numpy(ds.y_train), Rows(ds.x_unlabeled))
     with tempfile.TemporaryDirectory(prefix="teacher-cache-bench-") as tmp:  # private: every fill is timed
         results = {label: measure(recipe, ds, x, y, ch, args.repeats, Path(tmp)) for label, ch in TEACHERS.items()}
     epochs = recipe.student.transfer_train.epochs

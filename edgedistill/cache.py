@@ -11,8 +11,8 @@ from . import __version__
 # The source files whose behaviour decides what a trained model looks like. Editing any of them
 # changes the key, so a cache can never hand back a teacher trained by different code.
 _TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "models/cnn2d.py", "models/mlp.py",
-                  "models/textcnn.py", "distill/train.py", "distill/losses.py",
-                  "distill/feature_losses.py", "distill/kinds.py", "distill/features.py", "distill/objective.py",
+                  "models/textcnn.py", "models/gpt.py", "distill/rows.py", "distill/train.py", "distill/losses.py",
+                  "distill/feature_losses.py", "distill/loss_table.py", "distill/features.py", "distill/objective.py",
                   "distill/teacher.py", "distill/augment.py", "distill/ddp.py")
 
 
@@ -25,14 +25,18 @@ def code_version(files: tuple[str, ...] = _TRAINING_CODE) -> str:
     return h.hexdigest()
 
 
-def arrays_hash(*arrays) -> str:
-    """sha256 over numpy arrays' dtypes, shapes and bytes, in order: the data part of cache keys."""
+def arrays_hash(*arrays, names=()) -> str:
+    """sha256 over arrays' dtypes, shapes and bytes, in order (and their names, when given): the data
+    part of cache keys. Memory-mapped shards (data/shards.py) are read chunk by chunk, never whole."""
     import numpy as np
 
     h = hashlib.sha256()
+    for name in names:
+        h.update(f"{name}\0".encode())
     for a in arrays:
-        h.update(str((a.dtype, a.shape)).encode())
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(str((a.dtype, tuple(a.shape))).encode())
+        for chunk in (a.chunks() if hasattr(a, "chunks") else (a,)):
+            h.update(np.ascontiguousarray(chunk).tobytes())
     return h.hexdigest()
 
 

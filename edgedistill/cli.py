@@ -1,7 +1,9 @@
 """Command line: run | distill | bench | gate | report | export | devices | presets.
 
 Exit codes: 0 pass, 1 a budget failed, 2 bad config or usage, 3 a rejected input file,
-4 internal error. Errors are one line on stderr; --debug adds the traceback.
+4 internal error, 5 an exported file missed its parity tolerance (a result, with the numbers
+and a hint), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM. Errors are one line on stderr; --debug adds
+the traceback.
 Heavy modules (torch, onnxruntime, coremltools) are imported inside commands only.
 """
 
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from .errors import EdgeDistillError, UsageError
+from .errors import EdgeDistillError, ParityError, UsageError
 
-EXIT_PASS, EXIT_BUDGET, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_PASS, EXIT_BUDGET, EXIT_CONFIG, EXIT_INPUT, EXIT_INTERNAL, EXIT_PARITY = 0, 1, 2, 3, 4, 5
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +31,10 @@ def cli(ctx, debug):
     edgedistill run                      the default recipe (mnist1d), end to end
     edgedistill bench model.onnx         measure any ONNX file on host-cpu
     edgedistill gate --budgets b.toml runs/mnist1d-…   judge a run against budgets
+
+    \b
+    Exit codes: 0 pass · 1 a budget failed · 2 bad config or usage · 3 a rejected input file
+    · 4 internal error · 5 an exported file missed its parity tolerance · 130 Ctrl-C · 143 SIGTERM
     """
     ctx.obj = {"debug": debug}
 
@@ -59,12 +65,8 @@ def run(recipe, out, force, quiet, as_json, no_cache, resume, checkpoint_every):
                           use_cache=not no_cache, resume=resume, checkpoint_every=checkpoint_every)
     if as_json:
         click.echo(json.dumps(result.report, indent=2, default=str))
-    elif result.report.get("kind") == "charlm":  # perplexity table instead of the classifier tables
-        from .lm.report import print_run as print_lm_run
-
-        print_lm_run(result.report, result.out)
     else:
-        from .console import print_run
+        from .release.console import print_run
 
         print_run(result.report, result.out)
     return _verdict_exit(result.report.get("gate"))
@@ -118,8 +120,11 @@ def distill(ctx, recipe, out, nproc, force, quiet, as_json, no_cache, resume, ch
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"teacher {doc['teacher']['test_accuracy']:.2%}" + (" (cached)" if doc["teacher"]["cached"] else "")
-               + " · students: " + ", ".join(f"{k} {r['test_accuracy']:.2%}" for k, r in doc["students"].items())
+    def shown(result):
+        return f"{doc['headline']} {result['metrics'].get(doc['headline'], float('nan')):.4g}"
+
+    click.echo(f"teacher {shown(doc['teacher'])}" + (" (cached)" if doc["teacher"]["cached"] else "")
+               + " · students: " + ", ".join(f"{k} {shown(r)}" for k, r in doc["students"].items())
                + f" · {doc['processes']} process(es), {doc['seconds']:.0f} s")
     click.echo(f"run folder: {doc['out']}  (distill.json, *.safetensors)")
 
@@ -153,7 +158,7 @@ def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, 
     edgedistill bench new.onnx --vs old.onnx     # interleaved A/B: ratio new/old with a 95% CI
     """
     if vs is not None:  # A/B latency ratio (what CI should gate on: absolute times drift between machines)
-        from .console import print_ab
+        from .release.console import print_ab
         from .standalone import ab_files
 
         results = ab_files(models, vs, devices, _parse_shapes(shapes))
@@ -173,7 +178,7 @@ def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, 
     elif as_markdown:
         click.echo(render_md(run.to_json()))
     else:
-        from .console import print_bench
+        from .release.console import print_bench
 
         print_bench(run.to_json())
     return EXIT_PASS
@@ -187,6 +192,11 @@ def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, 
               help="Baseline folder (report.json + artifact files, from --update-baseline) for relative limits.")
 @click.option("--device", "profiles", multiple=True, type=click.Path(path_type=Path),
               help="Device profile TOML replacing the shipped profile of the same name; repeatable.")
+@click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
+              help="With model files: concrete shape for an input with dynamic dims; repeatable (as in bench).")
+@click.option("--data", type=click.Path(path_type=Path), metavar="EVAL.npz",
+              help="With model files: .npz with x (N,…) and y (N,) [and teacher_pred], so accuracy and "
+              "agreement checks are measured through the runtime (as in bench).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML (one testcase per check).")
 @click.option("--markdown", "markdown_file", type=click.Path(path_type=Path),
@@ -195,52 +205,48 @@ def bench(models, devices, data, shapes, as_json, as_markdown, plot_dir, quiet, 
               help="On a passing gate, write report.json and the artifact files into this baseline folder.")
 @click.option("--force", is_flag=True, help="With --update-baseline: replace a different baseline, or accept a "
               "failing gate.")
-def gate(budgets, targets, baseline, profiles, as_json, junit, markdown_file, update_baseline, force):
-    """Judge a run folder (its report.json) or ONNX files against a budgets file.
+def gate(budgets, targets, baseline, profiles, shapes, data, as_json, junit, markdown_file, update_baseline,
+         force):
+    """Judge a run folder, a saved bench document, or model files against a budgets file.
 
-    TARGETS is one run folder (or report.json), or model files which are benched first on the
-    devices the budgets name. Relative limits ("+5%") need --baseline: sizes are compared with the
-    baseline's figures, latencies by timing each file against the baseline's copy, interleaved.
+    \b
+    TARGETS is one of:
+      a run folder (or its report.json)      judged on the figures the run measured
+      a bench document (bench --json > b.json, schema edgedistill.bench/1)   judged as saved
+      model files (.onnx, anyone's)          benched first on the devices the budgets name,
+                                             with --shape / --data as in `edgedistill bench`
+    Relative limits ("+5%") need --baseline: sizes are compared with the baseline's figures,
+    latencies by timing each file against the baseline's copy, interleaved.
     Exit 0 when every error-level check passes, 1 otherwise; `warn` checks never fail.
+
+    \b
+    edgedistill gate --budgets b.toml runs/mnist1d-…
+    edgedistill gate --budgets b.toml vad.onnx --shape input=1x256 --data eval.npz
+    edgedistill bench m.onnx --json > bench.json && edgedistill gate --budgets b.toml bench.json
     """
-    from .console import print_gate
-    from .standalone import gate_targets
+    from .release.ci import write_ci_outputs
+    from .release.console import print_gate
+    from .release.targets import gate_targets
 
     # creating the first baseline: relative checks fail (no baseline yet) rather than stop the command,
     # so `--update-baseline DIR --force` can accept the first release deliberately
-    result = gate_targets(budgets, targets, baseline, profiles, bootstrap=update_baseline is not None)
+    result = gate_targets(budgets, targets, baseline, profiles, bootstrap=update_baseline is not None,
+                          shapes=_parse_shapes(shapes), data=data)
     payload = result.report["gate"]
     if as_json:
         click.echo(json.dumps(payload, indent=2))
     else:
         print_gate(payload)
-    _gate_outputs(payload, junit, markdown_file)
+    write_ci_outputs(payload, junit, markdown_file)
     if update_baseline is not None and not (payload["passed"] or force):
         click.echo(f"baseline {update_baseline} not updated: the gate failed (--force accepts it anyway)", err=True)
     elif update_baseline is not None:
-        from .baseline import update_baseline as write_baseline
+        from .release.baseline import update_baseline as write_baseline
 
         click.echo(write_baseline(update_baseline, result.report, result.files, payload["passed"], force), err=True)
     return _verdict_exit(payload)
 
 
-def _gate_outputs(payload: dict, junit, markdown_file) -> None:
-    """JUnit XML, the markdown summary, and the GitHub Actions step summary."""
-    import os
-
-    from .artifacts import atomic_write_text
-    from .report import gate_markdown
-
-    if junit is not None:
-        from .junit import to_junit
-
-        atomic_write_text(junit, to_junit(payload))
-    text = "\n".join(gate_markdown(payload))
-    if markdown_file is not None:
-        atomic_write_text(markdown_file, text)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:  # appended: other steps share it
-            fh.write(text + "\n")
 # ---- end gate ------------------------------------------------------------------------------------
 
 
@@ -250,30 +256,37 @@ def _gate_outputs(payload: dict, junit, markdown_file) -> None:
 @click.option("--markdown", is_flag=True, help="Print markdown instead of tables.")
 @click.option("--compare", nargs=2, type=click.Path(path_type=Path), metavar="A B",
               help="Show what changed from run A to run B (folders or report.json files).")
-@click.option("--json", "as_json", is_flag=True, help="With --compare: print the changes as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json (with --compare: the changes as JSON).")
 @click.option("--plot", type=click.Path(path_type=Path), help="With --compare: write a PNG of the b/a ratios.")
 def report(run_dir, markdown, compare, as_json, plot):
-    """Show a finished run's report, or with --compare A B what changed between two runs."""
-    from .standalone import read_report
+    """Show a finished run's report, or with --compare A B what changed between two runs.
+
+    \b
+    edgedistill report runs/mnist1d-…            tables
+    edgedistill report runs/mnist1d-… --json     report.json, checked (schema edgedistill.report/1)
+    edgedistill report --compare A B --markdown
+    """
+    from .release.runfolder import figures_of, read_report
 
     if compare:
         return _compare(*compare, markdown, as_json, plot)
-    if run_dir is None or as_json or plot:
-        raise UsageError("give a RUN_DIR, or --compare A B (--json and --plot work with --compare)")
-    from .console import print_run
-    from .report import markdown as render
+    if run_dir is None or plot or (as_json and markdown):
+        raise UsageError("give a RUN_DIR (with --markdown or --json), or --compare A B (--plot works with --compare)")
+    from .release.console import print_run
+    from .release.report import markdown as render
 
     rep = read_report(run_dir)
-    if rep.get("kind") == "charlm":  # a char-LM run folder (edgedistill/lm)
-        from .lm.report import markdown as render
-        from .lm.report import print_run
+    figures_of(rep, str(run_dir))  # someone else's report: every figure checked before it is shown (exit 3)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+        return EXIT_PASS
     click.echo(render(rep)) if markdown else print_run(rep, run_dir)
     return EXIT_PASS
 
 
 def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
-    from . import compare as cmp
-    from .standalone import read_report
+    from .release import compare as cmp
+    from .release.runfolder import read_report
 
     result = cmp.compare(read_report(a), read_report(b))
     if as_json:
@@ -281,7 +294,7 @@ def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
     elif markdown:
         click.echo(cmp.markdown(result, str(a), str(b)))
     else:
-        from .console import print_compare
+        from .release.console import print_compare
 
         print_compare(result, str(a), str(b))
     if plot is not None:
@@ -291,25 +304,26 @@ def _compare(a: Path, b: Path, markdown: bool, as_json: bool, plot) -> int:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every field of every profile (peaks with their sources).")
 def devices(as_json):
-    """List the shipped device profiles."""
+    """List the shipped device profiles: runtime, threads, constraints, runs, published peaks."""
+    from .catalog import DEVICE_HEADER, device_rows
     from .devices import list_profiles, load_profile
 
-    rows = [load_profile(n) for n in list_profiles()]
-    _listing([(p.name, p.how, p.description) for p in rows], as_json, ("name", "how", "description"))
+    _listing("Device profiles (devices/*.toml)", DEVICE_HEADER, device_rows,
+             [load_profile(n) for n in list_profiles()], as_json)
     return EXIT_PASS
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every field of every preset.")
 def presets(as_json):
-    """List the shipped export presets."""
+    """List the shipped export presets: format, precision, opset, quantization, parity tolerance."""
+    from .catalog import PRESET_HEADER, preset_rows
     from .export.presets import list_presets, load_preset
 
-    rows = [load_preset(n) for n in list_presets()]
-    _listing([(p.name, p.format, p.precision, p.description) for p in rows], as_json,
-             ("name", "format", "precision", "description"))
+    _listing("Export presets (exporters/*.toml)", PRESET_HEADER, preset_rows,
+             [load_preset(n) for n in list_presets()], as_json)
     return EXIT_PASS
 
 
@@ -325,6 +339,10 @@ def presets(as_json):
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: beside the checkpoint).")
 @click.option("--max-drop", type=float, default=0.5, show_default=True,
               help="With --preset auto: largest accuracy drop vs the fp32 student, in percentage points.")
+@click.option("--by", type=click.Choice(["size", "brotli_size", "p50_ms"]),
+              help="With --preset auto: keep the best file by this figure (p50_ms: measured on the recipe's "
+              "first device). Default: brotli_size when that device is a browser (it downloads the file "
+              "compressed), else size.")
 @click.option("--auto-exclude", is_flag=True, help="Keep the int8 layers that break the tolerance in float, "
               "worst first, until the file passes.")
 @click.option("--qat-epochs", type=int, default=0, show_default=True, help="When a static int8 file fails "
@@ -332,39 +350,43 @@ def presets(as_json):
               "(QAT + KD; needs a run folder for the teacher), then re-export.")
 @click.option("--force", is_flag=True, help="Write into a non-empty --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export record (export.json) to stdout.")
-def export_cmd(checkpoint, preset, recipe, trust_run, out, max_drop, auto_exclude, qat_epochs, force, as_json):
+def export_cmd(checkpoint, preset, recipe, trust_run, out, max_drop, by, auto_exclude, qat_epochs, force, as_json):
     """Export one trained student to a preset's file, proven against the student on held-out data.
 
     \b
     CHECKPOINT is a run folder (`edgedistill run` output) or a student .safetensors with --recipe.
     edgedistill export runs/mnist1d-… --preset onnx-int8-qdq
-    edgedistill export runs/mnist1d-… --preset auto --max-drop 0.5
+    edgedistill export runs/mnist1d-… --preset auto --max-drop 0.5 --by brotli_size
     edgedistill export student.safetensors --recipe my.toml --preset coreml-int8-weights
     """
     from .export.standalone import run_export
 
+    if by is not None and preset != "auto":
+        raise UsageError("--by ranks the files of --preset auto; with one preset there is nothing to rank")
     record = run_export(checkpoint, preset, out, recipe, force, auto_exclude, max_drop, qat_epochs=qat_epochs,
-                        trust_run=trust_run)
+                        trust_run=trust_run, by=by)
     if as_json:
         click.echo(json.dumps(record, indent=2, default=str))
     else:
-        art, par = record["artifact"], record["parity"]
-        shown = (f"accuracy {par['accuracy']['value']:.2f}% (drop {par['accuracy_drop']['value']:.2f} pp), "
-                 f"top-1 agreement {par['top1_agreement']['value']:.2f}%" if "accuracy" in par else par["skipped"])
-        click.echo(f"{art['name']}  {art['bytes']:,} B  [{record.get('chosen', record['preset'])}]  {shown}")
-        for a in record.get("attempts", []):
-            got = f"{a['bytes']:,} B, drop {a['accuracy_drop_pp']:.2f} pp" if a["bytes"] else a["error"]
-            click.echo(f"  {'kept ' if a['kept'] else 'tried'} {a['preset']:<22} {got}")
+        from .release.console import print_export
+
+        print_export(record)
     return EXIT_PASS
+
+
 # --- end export ------------------------------------------------------------------------------
 
 
-def _listing(rows, as_json: bool, keys) -> None:
+def _listing(title: str, header, rows_of, items, as_json: bool) -> None:
+    """A catalog as an aligned table (full width when piped), or every field as JSON."""
     if as_json:
-        click.echo(json.dumps([dict(zip(keys, r)) for r in rows], indent=2))
+        from .catalog import as_json as dump
+
+        click.echo(json.dumps(dump(items), indent=2))
     else:
-        for r in rows:
-            click.echo("  ".join(f"{c:<16}" if i < len(r) - 1 else c for i, c in enumerate(r)))
+        from .release.console import print_table
+
+        print_table(title, header, rows_of(items))
 
 
 def _parse_shapes(items) -> dict[str, list[int]]:
@@ -382,9 +404,30 @@ def _verdict_exit(gate: dict | None) -> int:
     return EXIT_PASS if gate is None or gate["passed"] else EXIT_BUDGET
 
 
+class Terminated(BaseException):
+    """SIGTERM (a cancelled CI job), raised in the main thread so it unwinds like Ctrl-C: every
+    `except BaseException` / `finally` on the way removes what it staged (pipeline, baseline, exports)."""
+
+
+def _on_sigterm(signum, frame):
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated()
+
+
+STOPPED = ("what it was writing was removed; rerun the same command to start again (`run` and `distill`: "
+           "add --resume --out DIR to continue from the last training checkpoint)")
+
+
 def main(argv=None) -> None:
     """Entry point: run the CLI and map every outcome to the documented exit code."""
+    import signal
+    import threading
+
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = cli.main(args=argv, prog_name="edgedistill", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version
@@ -392,13 +435,17 @@ def main(argv=None) -> None:
     except click.ClickException as exc:  # usage errors: click's message, exit 2
         exc.show()
         code = EXIT_CONFIG
-    except click.exceptions.Abort:
-        click.echo("edgedistill: aborted", err=True)
+    except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        click.echo(f"edgedistill: interrupted — {STOPPED}", err=True)
         code = 130
+    except Terminated:
+        click.echo(f"edgedistill: stopped by SIGTERM — {STOPPED}", err=True)
+        code = 143
     except EdgeDistillError as exc:
         if debug:
             raise
-        click.echo(f"edgedistill: error: {exc}", err=True)
+        # a parity miss is a result (numbers + hint), not an error of the user or of edgedistill
+        click.echo(f"edgedistill: {'FAIL' if isinstance(exc, ParityError) else 'error'}: {exc}", err=True)
         code = exc.exit_code
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if debug:

@@ -117,10 +117,19 @@ def config_error(model: type[BaseModel], exc: ValidationError, source: str) -> C
         known = _known_keys(model, err["loc"][:-1])
         return ConfigError(source, loc, "unknown key", suggest(err["loc"][-1], known))
     if err["type"] == "missing":
-        return ConfigError(source, loc, "required key is missing", "add it")
+        return ConfigError(source, loc, "required key is missing", _misspelt(exc, err["loc"]) or "add it")
     value = err.get("input")
     shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
     return ConfigError(source, loc, err["msg"] + shown, "see the documented schema in the README")
+
+
+def _misspelt(exc: ValidationError, loc: tuple) -> str:
+    """"did you mean 'metric' (you wrote 'metirc')?" when an unknown key beside the missing one is close to it."""
+    import difflib
+
+    extras = [e["loc"][-1] for e in exc.errors() if e["type"] == "extra_forbidden" and e["loc"][:-1] == loc[:-1]]
+    close = difflib.get_close_matches(str(loc[-1]), [str(x) for x in extras], n=1)
+    return f"did you mean {loc[-1]!r} (you wrote {close[0]!r})?" if close else ""
 
 
 def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:

@@ -2,7 +2,10 @@
 
 Exit codes (DESIGN.md): 0 pass, 1 a budget failed, 2 bad config or usage,
 3 a rejected input file or an unusable output path (disk full, read-only),
-4 internal error. A failed budget is a *result* (see gate.py), never an exception.
+4 internal error, 5 an exported file missed its parity tolerance. A failed budget
+is a *result* (see release/gate.py), never an exception; so is a parity miss, but
+it stops the run (nothing downstream may use the file), hence an exception with
+its own exit code.
 """
 
 from __future__ import annotations
@@ -57,3 +60,10 @@ class StageError(EdgeDistillError):
     """A pipeline stage produced something we refuse to report (e.g. export parity beyond tolerance)."""
 
     exit_code = 4
+
+
+class ParityError(StageError):
+    """An exported or quantized file misses its preset's parity tolerance: a result (the numbers and a hint),
+    not a bug — so not exit 4. Subclass of StageError so callers that recover (QAT, --preset auto) still do."""
+
+    exit_code = 5

@@ -1,7 +1,10 @@
 """The only module that knows the order of the stages:
 
-    recipe → data → teacher → students (scratch, distilled, distilled + transfer)
+    recipe → data → teacher → the task's students (classify: scratch, distilled, distilled + transfer)
            → export (ONNX fp32, Core ML) → quantize (int8 QDQ) → bench → gate → report
+
+for every task (tasks/: classify, embed, lm): the task decides tensors, students and metrics,
+never the order of the stages.
 
 (each export and quantize step proves its file against the torch model before returning it)
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import runlock, threads
-from .artifacts import make_folder, unusable_output
+from .artifacts import unusable_output
 from .errors import OutputPathError, UsageError
 from .progress import Reporter
 
@@ -45,8 +48,11 @@ def claim_out(out: Path, force: bool) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         runlock.acquire(out)  # a second run into the same folder is refused while this one is alive
-        # unique per run: two runs aiming at one folder never write into each other's staging
-        return make_folder(prefix=f".{out.name}.partial-", dir=out.parent)
+        from .staging import claim_staging
+
+        # unique per run: two runs aiming at one folder never write into each other's staging; locked while we
+        # live, so a later completed run can tell a killed run's leftover from a live run's folder
+        return claim_staging(out)
     except OSError as exc:  # a read-only or full file system, no permission: name the path
         raise (unusable_output(exc, out.parent) or exc) from None
 
@@ -60,11 +66,15 @@ def _lock(out: Path) -> None:
 
 
 def publish(staging: Path, out: Path, force: bool) -> None:
-    """Move the finished staging folder into place (replacing an old run only now, with --force), then
-    give up the folder's run lock (taken by claim_out)."""
+    """Move the finished staging folder into place (replacing an old run only now, with --force), give up
+    the folder's run lock (taken by claim_out), then remove leftover `.NAME.partial-*` folders of killed
+    runs of the same name."""
+    from .staging import sweep_stale
+
     if not out.exists():
         staging.rename(out)
         runlock.release(out)
+        sweep_stale(out)
         return
     if not force:  # appeared while we ran
         runlock.release(out)
@@ -74,6 +84,7 @@ def publish(staging: Path, out: Path, force: bool) -> None:
     staging.rename(out)
     runlock.release(out)
     shutil.rmtree(trash, ignore_errors=True)
+    sweep_stale(out)
 
 
 def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter: Reporter | None = None,
@@ -84,17 +95,13 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     Training checkpoints go to `.<out>.checkpoints/` beside the run folder every `checkpoint_every`
     steps (0: never); `resume` continues an interrupted run from them, bit for bit.
     """
-    from . import report as report_mod
-    from .recipe import load_any_recipe
+    from .recipe import load_recipe
+    from .release import report as report_mod
     from .resources import default_cache_dir
 
     reporter = reporter or Reporter()
-    recipe, recipe_file = load_any_recipe(recipe_arg, overrides)
+    recipe, recipe_file = load_recipe(recipe_arg, overrides)
     threads.configure()  # torch's pool: usable CPUs ÷ sibling processes, unless the user chose (threads.py)
-    if getattr(recipe, "kind", None) == "charlm":  # a language-model recipe: its own stages (edgedistill/lm)
-        from .lm.pipeline import run_charlm
-
-        return run_charlm(recipe, recipe_file, out, force, reporter, cache_dir, use_cache, resume)
     checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
     out = Path(out) if out else default_out(recipe.name)
     ckpt_root = claim_checkpoints(out, resume, force)
@@ -114,7 +121,7 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         parity = {**exported.parity, **quantized.parity}
         bench = bench_all(recipe, trained, artifacts, staging, reporter)  # also writes latency.png, pareto.png
         measurements = bench.measurements
-        verdict = _judge(checks, measurements)
+        verdict = _judge(checks, measurements, artifacts)
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
         report["bench"] = bench.section()  # statuses, graph cost, profiles, environment (edgedistill.bench/1)
         report_mod.write(staging, report)
@@ -186,6 +193,7 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
         trained = distill_all(recipe, cache, staging, reporter, str(recipe_file), make, dist)
         doc = {"schema": "edgedistill.distill/1", "recipe": recipe.name, "recipe_sha256": recipe.section_hash(),
                "processes": dist.world, "seconds": time.perf_counter() - start, "how": "measured",
+               "task": recipe.task, "headline": trained.task.headline, "shipped": trained.shipped,
                "teacher": {**asdict(trained.teacher_result), "cached": trained.teacher_cached},
                "students": {k: asdict(r) for k, r in trained.students.items()},
                "weights": {k: a.path.name for k, a in trained.weights.items()}}
@@ -242,16 +250,20 @@ def _checkpointer(root: Path, every: int, resume: bool, force: bool, reporter):
 def _budgets(recipe, recipe_file: Path):
     if not recipe.gate.budgets:
         return None
-    from .budgets import load_budgets
     from .devices import list_profiles
+    from .release.budgets import load_budgets
 
     return load_budgets(recipe_file.parent / recipe.gate.budgets, list_profiles())
 
 
-def _judge(checks, measurements):
+def _judge(checks, measurements, artifacts):
     if checks is None:
         return None
-    from .gate import judge
+    from .release.gate import judge
+    from .release.hints import origins_of_report
     from .results import index
 
-    return judge(checks, index(measurements))
+    # hints follow what made each file and what it already is (no "use int8" for an int8 file)
+    origins = origins_of_report({"artifacts": {n: a.to_json() for n, a in artifacts.items()}},
+                                {n: a.path for n, a in artifacts.items()})
+    return judge(checks, index(measurements), origins=origins)

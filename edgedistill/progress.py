@@ -29,29 +29,31 @@ class Reporter:
             print(message, file=self.stream, flush=True)
 
     @contextmanager
-    def task(self, label: str, total: int):
-        """Context yielding `advance(**fields)`; one call per unit of work (epoch, run, …)."""
+    def task(self, label: str, total: int, done: int = 0):
+        """Context yielding `advance(**fields)`; one call per unit of work (epoch, run, …).
+        `done`: units already finished (a resumed run), so the count and rate start there."""
         if self.quiet:
             yield lambda **fields: None
             return
         if not self.tty:
-            yield from self._plain(label, total)
+            yield from self._plain(label, total, done)
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                       console=_console(self.stream), transient=False) as bar:
-            tid = bar.add_task(label, total=total, status="")
+            tid = bar.add_task(label, total=total, completed=done, status="resumed" if done else "")
 
             def advance(**fields):
                 bar.update(tid, advance=1, status=_fmt(fields))
 
             yield advance
 
-    def _plain(self, label: str, total: int):
-        done = 0
+    def _plain(self, label: str, total: int, done: int = 0):
         start = time.perf_counter()
+        if done:
+            print(f"{label}: resumed at {done}/{total}", file=self.stream, flush=True)
 
         def advance(**fields):
             nonlocal done

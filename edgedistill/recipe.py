@@ -43,6 +43,10 @@ class DataConfig(Frozen):
     image_size: tuple[Side, Side] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
     grayscale: bool = False  # images: 1 channel instead of RGB's 3
     max_len: Annotated[int, Field(gt=0, le=1 << 20)] = 64  # text: UTF-8 bytes per example, cut or zero-padded
+    context: Annotated[int, Field(ge=2, le=1 << 16)] = 64  # pydoc_topics: tokens per window (the lm's input length)
+    block_chars: PosInt = 4096  # pydoc_topics: the text is cut into contiguous blocks of this many characters …
+    val_every: Annotated[int, Field(ge=2)] = 10  # … and every val_every-th block is held out for validation
+    max_train_chars: PosInt | None = None  # pydoc_topics: keep only the first N training characters (quick runs)
 
     @model_validator(mode="after")
     def _distinct_seeds(self):
@@ -60,10 +64,12 @@ class TrainConfig(Frozen):
 
 
 class ModelConfig(Frozen):
-    arch: str = "cnn1d"  # built-in family: cnn1d, cnn2d (images), mlp (any shape), textcnn (byte ids)
+    arch: str = "cnn1d"  # built-in family: cnn1d, cnn2d (images), mlp (any shape), textcnn (byte ids), gpt (tokens)
     channels: tuple[PosInt, ...] = ()  # conv widths, one per block (depth = their count): cnn1d, cnn2d, textcnn
     kernel: PosInt = 3
-    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size
+    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size; gpt: model width (d_model)
+    layers: PosInt = 2  # gpt: transformer blocks
+    heads: PosInt = 4  # gpt: attention heads (width must be a multiple)
     depth: Annotated[int, Field(ge=0)] = 2  # mlp: hidden layers
     factory: str | None = None  # "package.module:function" building the model; replaces `arch` and its knobs
     params: dict[str, int | float | str | bool] = {}  # keyword arguments for `factory`
@@ -76,8 +82,8 @@ class TeacherConfig(ModelConfig):
 
 
 class StudentConfig(ModelConfig):
-    train: TrainConfig  # the two labelled-only runs (scratch, distilled)
-    transfer_train: TrainConfig  # the labelled + transfer run
+    train: TrainConfig  # the runs on the labelled set (classify: scratch, distilled; lm: every student)
+    transfer_train: TrainConfig | None = None  # the labelled + transfer run (classify, embed)
 
 
 class TermConfig(Frozen):
@@ -107,10 +113,17 @@ class DistillConfig(Frozen):
     teacher_outputs: Literal["auto", "cache", "live"] = "auto"
     cache_dtype: Literal["float32", "float16"] = "float32"
     cache_top_k: Annotated[int, Field(ge=0)] = 0  # > 0: keep only the k largest logits per row
+    # lm, sequence-level distillation: the teacher writes `sequences` samples of data.context + 1 tokens,
+    # each after `prompt_chars` real tokens, sampling at `sample_temperature` (0: no sequence-level student)
+    sequences: Annotated[int, Field(ge=0)] = 0
+    prompt_chars: PosInt = 16
+    sample_temperature: PosFloat = 1.0
 
     def loss_params(self) -> dict[str, float]:
         """Parameters passed to the response loss: temperature (+ alpha for hinton_kd) + `params`."""
-        base = {"temperature": self.temperature}
+        from .distill.loss_table import compares_labels
+
+        base = {"temperature": self.temperature} if compares_labels(self.loss) else {}  # softened class scores
         if self.loss == "hinton_kd":
             base["alpha"] = self.alpha
         return {**base, **self.params}
@@ -123,6 +136,7 @@ class ExportConfig(Frozen):
     author: str = "edgedistill"  # written into Core ML packages' metadata
     license: str = "unspecified"
     version: str = ""  # "" → edgedistill's version
+    ship: str | None = None  # the student run exported and shipped; default: the task's (classify: distilled_transfer)
 
 
 class BenchConfig(Frozen):
@@ -135,6 +149,7 @@ class GateConfig(Frozen):
 
 class Recipe(Frozen):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    task: str = "classify"  # classify (logits), embed (vectors), lm (per-token distributions): tasks/
     extends: str | None = None  # a built-in recipe name or a path relative to this file; its tables are the defaults
     seed: Seed = 0
     data: DataConfig = DataConfig()
@@ -172,9 +187,6 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     data = _read_with_base(path)
     if overrides:
         data = _merge(data, overrides)
-    if "kind" in data:  # a language-model recipe (edgedistill/lm): its own schema, read by load_any_recipe
-        raise ConfigError(str(path), "kind", f"a {data['kind']!r} recipe has no classifier stages",
-                          "run it with `edgedistill run`")
     recipe = _resolve_user_files(config.validate(Recipe, data, str(path)), path)
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path
@@ -194,17 +206,6 @@ def _resolve_user_files(recipe: Recipe, path: Path) -> Recipe:
                                           "unlabeled": absolute(recipe.data.unlabeled)})
     teacher = recipe.teacher.model_copy(update={"path": absolute(recipe.teacher.path)})
     return recipe.model_copy(update={"data": data, "teacher": teacher})
-
-
-def load_any_recipe(name_or_path: str | Path | None = None, overrides: dict | None = None):
-    """A distillation Recipe, or, when the file sets a top-level `kind` (e.g. "charlm"), that kind's recipe."""
-    path = recipe_path(name_or_path)
-    data = _merge(_read_with_base(path), overrides or {})
-    if "kind" not in data:
-        return load_recipe(path, overrides)
-    from .lm.config import validate_kind  # edgedistill/lm: language-model recipes
-
-    return validate_kind(data, str(path)), path
 
 
 def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:
@@ -260,12 +261,15 @@ def _check_names(recipe: Recipe, source: str) -> None:
     """Registry look-ups that pydantic cannot do: each miss names the key and the closest name."""
     from .data import DATASETS
     from .devices import list_profiles
-    from .distill.kinds import loss_names
+    from .distill.loss_table import loss_names
     from .export.presets import list_presets, load_preset
     from .models import MODELS
     from .recipe_sources import built_from_family, check_sources
+    from .tasks import TASKS
 
     losses = loss_names()
+    if recipe.task not in TASKS:
+        raise ConfigError(source, "task", f"unknown task {recipe.task!r}", suggest(recipe.task, TASKS.names()))
     checks = [("data.name", recipe.data.name, DATASETS.names()),
               ("distill.loss", recipe.distill.loss, losses)]
     checks += [(f"{role}.arch", cfg.arch, MODELS.names()) for role, cfg in built_from_family(recipe)]
@@ -282,6 +286,19 @@ def _check_names(recipe: Recipe, source: str) -> None:
     _check_terms(recipe, source)
     check_sources(recipe, source)
     _check_augment(recipe, source)
+    _check_task(recipe, source)
+
+
+def _check_task(recipe: Recipe, source: str) -> None:
+    """The task's own checks, plus the shipped run it trains."""
+    from .tasks import get_task, runs_for
+
+    task = get_task(recipe.task)
+    task.check(recipe, source)
+    runs = [r.name for r in runs_for(task, recipe)]
+    if recipe.export.ship is not None and recipe.export.ship not in runs:
+        raise ConfigError(source, "export.ship", f"task {recipe.task!r} trains no student {recipe.export.ship!r}",
+                          suggest(recipe.export.ship, runs))
 
 
 def _check_augment(recipe: Recipe, source: str) -> None:
@@ -304,14 +321,14 @@ def _check_augment(recipe: Recipe, source: str) -> None:
 
 
 def _check_terms(recipe: Recipe, source: str) -> None:
-    """Response losses read labels and logits, never layers; hints and attention need two layers."""
-    from .distill.kinds import NEEDS_LAYERS, kind
+    """The response loss compares outputs; hints and attention need two layers, output losses none."""
+    from .distill.loss_table import NEEDS_LAYERS, traits
 
-    if not kind(recipe.distill.loss)[1]:
-        raise ConfigError(source, "distill.loss", f"{recipe.distill.loss!r} is not a response loss",
-                          "use hinton_kd or dkd here and put it under [[distill.terms]]")
+    if traits(recipe.distill.loss)[0] != "outputs":
+        raise ConfigError(source, "distill.loss", f"{recipe.distill.loss!r} compares layers, not outputs",
+                          "use hinton_kd, dkd or an embedding loss here and put it under [[distill.terms]]")
     for i, t in enumerate(recipe.distill.terms):
-        if kind(t.loss)[1] and t.student_layer:
+        if traits(t.loss)[1] and t.student_layer:
             raise ConfigError(source, f"distill.terms[{i}].student_layer", f"{t.loss!r} compares logits, not layers",
                               "remove student_layer and teacher_layer")
         if t.loss in NEEDS_LAYERS and not t.student_layer:

@@ -105,6 +105,9 @@ def _check_factory(source: str, key: str, spec: str) -> None:
 def _check_family(source: str, role: str, cfg) -> None:
     from .models import NEEDS_CHANNELS
 
+    if cfg.arch == "gpt" and cfg.width % cfg.heads:
+        raise ConfigError(source, f"{role}.width", f"{cfg.width} is not a multiple of {role}.heads ({cfg.heads})",
+                          "each attention head takes width / heads channels")
     if cfg.arch in NEEDS_CHANNELS and not cfg.channels:
         raise ConfigError(source, f"{role}.channels", f"{cfg.arch} needs its conv widths (one per block)",
                           "e.g. channels = [8, 16]")

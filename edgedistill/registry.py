@@ -18,8 +18,8 @@ def suggest(name: str, known) -> str:
 class Registry(Generic[T]):
     """A named table of factories, filled explicitly in one place per package."""
 
-    def __init__(self, kind: str, plugin_group: str | None = None):
-        self.kind = kind
+    def __init__(self, what: str, plugin_group: str | None = None):
+        self.what = what
         self.plugin_group = plugin_group  # entry-point group outside packages register into
         self._items: dict[str, T] = {}
         self._plugins_loaded = plugin_group is None
@@ -41,7 +41,7 @@ class Registry(Generic[T]):
 
         def add(obj: T) -> T:
             if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
+                raise ValueError(f"{self.what} {name!r} is already registered")
             self._items[name] = obj
             return obj
 
@@ -57,7 +57,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         """The one-line explanation for an unknown name, with a suggestion when one is close."""
-        return f"unknown {self.kind} {name!r}; {suggest(name, self._items)}"
+        return f"unknown {self.what} {name!r}; {suggest(name, self._items)}"
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

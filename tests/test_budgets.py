@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from edgedistill.budgets import METRICS, Check, load_budgets, parse_limit
 from edgedistill.devices import list_profiles
 from edgedistill.errors import ConfigError, InputFileError
+from edgedistill.release.budgets import METRICS, Check, load_budgets, parse_limit
 from edgedistill.resources import recipes_dir
 
 DEVICES = ["host-cpu", "pixel-7"]
@@ -124,7 +124,8 @@ def test_every_field_of_a_check(tmp_path):
 
 @pytest.mark.parametrize("metric", sorted(METRICS))
 def test_bound_direction_of_each_metric(metric):
-    lower_bounds = {"accuracy", "agreement", "throughput", "parity_cosine", "parity_agreement"}
+    lower_bounds = {"accuracy", "agreement", "throughput", "parity_cosine", "parity_agreement", "cosine", "nn_overlap",
+                    "spearman"}
     check = Check("a", "host-cpu", metric, 1.0, "1", "error", "b.toml:1")
     assert check.upper == (metric not in lower_bounds)
 
@@ -388,3 +389,12 @@ def test_parse_limit_error_names_the_given_location():
         parse_limit("5 ms", "size", "b.toml:14")
     assert info.value.source == "b.toml:14"
     assert str(info.value).startswith("b.toml:14: limit: '5 ms' is not a bytes limit for size")
+
+
+def test_missing_required_key_suggests_the_misspelt_one_beside_it(tmp_path):
+    path = write(tmp_path, '[[check]]\nartifact = "m.onnx"\nmetirc = "size"\nlimit = "1 MB"\n')
+    err = config_error(path)
+    assert str(err) == (f"{path}:1: metric: required key is missing — did you mean 'metric' "
+                        f"(you wrote 'metirc')?")
+    far = write(tmp_path, '[[check]]\nartifact = "m.onnx"\nlimit = "1 MB"\n', "far.toml")
+    assert str(config_error(far)).endswith("metric: required key is missing — add it")

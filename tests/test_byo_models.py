@@ -55,7 +55,7 @@ def teacher_files(tmp_path_factory):
     torch.manual_seed(0)
     model = make_teacher(ds.input_shape, ds.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=3e-2)
-    x, y = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
+    x, y = torch.from_numpy(ds.x_train["input"]), torch.from_numpy(ds.y_train)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 64→32→10 MLP: thread hand-offs would cost more than the maths on a busy host
     for _ in range(40):  # full batch: the user's own training, ≈97% test accuracy
@@ -69,7 +69,7 @@ def teacher_files(tmp_path_factory):
     torch.onnx.export(model, (x[:2],), str(folder / "teacher.onnx"), dynamo=False, input_names=["pixels"],
                       output_names=["scores"], dynamic_axes={"pixels": {0: "n"}, "scores": {0: "n"}})
     with torch.no_grad():
-        logits = model(torch.from_numpy(ds.x_test)).numpy()
+        logits = model(torch.from_numpy(ds.x_test["input"])).numpy()
     return folder, model, ds, logits
 
 
@@ -90,7 +90,7 @@ def test_builtin_families_take_their_input_shapes_and_size_knobs():
 def test_onnx_teacher_runs_in_onnxruntime_without_gradients(teacher_files):
     folder, model, ds, logits = teacher_files
     teacher = OnnxTeacher(folder / "teacher.onnx")
-    x = torch.from_numpy(ds.x_test).requires_grad_()
+    x = torch.from_numpy(ds.x_test["input"]).requires_grad_()
     out = teacher(x)
     assert np.allclose(out.numpy(), logits, atol=1e-5) and not out.requires_grad and out.grad_fn is None
     assert teacher.content_hash == hashlib.sha256((folder / "teacher.onnx").read_bytes()).hexdigest()
@@ -100,10 +100,10 @@ def test_onnx_teacher_runs_in_onnxruntime_without_gradients(teacher_files):
 def test_torchscript_teacher_matches_and_writes_its_own_onnx_file(teacher_files, tmp_path):
     folder, _, ds, logits = teacher_files
     teacher = ScriptTeacher(folder / "teacher.pt", ds.input_shape)
-    assert np.allclose(teacher(torch.from_numpy(ds.x_test)).detach().numpy(), logits, atol=1e-6)
+    assert np.allclose(teacher(torch.from_numpy(ds.x_test["input"])).detach().numpy(), logits, atol=1e-6)
     teacher.write_onnx(tmp_path / "t.onnx", 18)  # torch.export cannot trace a ScriptModule
     sess = ort.InferenceSession(str(tmp_path / "t.onnx"), providers=["CPUExecutionProvider"])
-    assert np.allclose(sess.run(None, {"input": ds.x_test})[0], logits, atol=1e-5)
+    assert np.allclose(sess.run(None, {"input": ds.x_test["input"]})[0], logits, atol=1e-5)
 
 
 TEACHERS = {
@@ -124,7 +124,7 @@ def test_pretrained_teacher_is_loaded_and_evaluated_not_trained(teacher_files, s
     assert r.test_accuracy == pytest.approx((logits.argmax(1) == ds.y_test).mean()) and r.test_accuracy > 0.9
     assert not teacher.training and r.params == count_params(model)
     with torch.no_grad():
-        assert np.allclose(teacher(torch.from_numpy(ds.x_test)).numpy(), logits, atol=1e-5)
+        assert np.allclose(teacher(torch.from_numpy(ds.x_test["input"])).numpy(), logits, atol=1e-5)
 
 
 def test_teachers_that_do_not_fit_the_data_are_rejected_before_training(teacher_files, tmp_path):
@@ -180,9 +180,9 @@ def test_readme_onnx_teacher_recipe_runs_end_to_end_and_the_student_learns_from_
     folder, _, ds, logits = teacher_files
     (tmp_path / "data").mkdir()
     (tmp_path / "models").mkdir()
-    np.savez(tmp_path / "data" / "train.npz", x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test,
-             y_test=ds.y_test)
-    np.savez(tmp_path / "data" / "more.npz", x_unlabeled=ds.x_unlabeled)
+    np.savez(tmp_path / "data" / "train.npz", x_train=ds.x_train["input"], y_train=ds.y_train,
+             x_test=ds.x_test["input"], y_test=ds.y_test)
+    np.savez(tmp_path / "data" / "more.npz", x_unlabeled=ds.x_unlabeled["input"])
     shutil.copy(folder / "teacher.onnx", tmp_path / "models" / "teacher.onnx")
     (tmp_path / "recipe.toml").write_text(readme_recipe())
     fast = {"student": {"train": {"epochs": 6}, "transfer_train": {"epochs": 8}}, "export": {"presets": ["onnx-fp32"]}}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
-from conftest import TINY, cli
+from conftest import ROOT, TINY, cli
 
 import edgedistill
 
@@ -42,7 +45,7 @@ def test_gate_failing_budget_exits_1_with_what_where_how_much_and_a_hint(tiny_ru
                                                'metric = "size"\nlimit = "1 kB"\n')
     r = cli("gate", "--budgets", budgets, tiny_run.out)
     assert r.returncode == 1, r.stdout + r.stderr
-    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("FAIL:"))
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("student-int8-qdq.onnx: FAIL: size "))
     assert "size" in line and "exceeds 1 kB by" in line and f"{budgets}:1" in line and "try:" in line
     j = cli("gate", "--budgets", budgets, tiny_run.out, "--json")
     assert j.returncode == 1 and json.loads(j.stdout)["passed"] is False
@@ -55,7 +58,8 @@ def test_run_with_a_failing_budget_exits_1_and_keeps_the_run(tiny_run, cache_dir
     out = tmp_path / "run"
     r = cli("run", recipe, "--out", out, "--quiet", env={"EDGEDISTILL_CACHE": str(cache_dir)})
     assert r.returncode == 1, r.stderr
-    assert "FAIL: accuracy" in r.stdout and "is below 100 %" in r.stdout and f"{budgets}:1" in r.stdout
+    assert "student-int8-qdq.onnx on host-cpu: FAIL: accuracy" in r.stdout
+    assert "is below 100 %" in r.stdout and f"{budgets}:1" in r.stdout
     assert (out / "report.json").exists()  # a missed budget is a result: the run folder is complete
     assert r.stderr == ""  # --quiet
 
@@ -108,6 +112,40 @@ def test_listing_commands():
     assert {"mobile-big-core", "mobile-little-core", "coreml"} <= set(by_name)
 
 
+def test_listings_are_aligned_tables_with_runs_peaks_opset_and_tolerances():
+    for command, header, expected in (
+            ("devices", ["constraints", "runs (latency; throughput)", "peak"],
+             {"mobile-big-core": ["2 CPUs, 2048 MiB", "batch 1: 10 warm-up + ≥200 runs, ≥2 s; batch 16: 20 runs",
+                                  "77.4 GFLOP/s, 34.1 GB/s"]}),
+            ("presets", ["opset / target", "quantization", "parity tolerance"],
+             {"onnx-int8-qdq": ["opset 18", "static QDQ, per-channel, minmax on 512 rows",
+                                "top-1 ≥ 97%, cosine ≥ 0.99, drop ≤ 2 pp"]})):
+        r = cli(command)
+        assert r.returncode == 0, r.stderr
+        table = [ln for ln in r.stdout.splitlines() if ln[:1] in "┏┃┡│└"]
+        assert len({len(ln) for ln in table}) == 1, "every line of the table has the same width"
+        cells = [[c.strip() for c in ln.strip("┃│").split(ln[0])] for ln in table if ln[0] in "┃│"]
+        assert all(h in cells[0] for h in header)
+        for name, wanted in expected.items():
+            row = next(c for c in cells if c[0] == name)
+            assert all(w in row for w in wanted), row
+    peak = next(d for d in json.loads(cli("devices", "--json").stdout) if d["name"] == "mobile-big-core")["peak"]
+    assert peak["gflops"] == 77.4 and "Snapdragon 855" in peak["gflops_source"]
+    qdq = next(p for p in json.loads(cli("presets", "--json").stdout) if p["name"] == "onnx-int8-qdq")
+    assert qdq["opset"] == 18 and qdq["parity"]["min_cosine"] == 0.99
+
+
+def test_report_json_prints_the_checked_report(tiny_run, tmp_path):
+    r = cli("report", tiny_run.out, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == json.loads((tiny_run.out / "report.json").read_text())
+    bad = json.loads((tiny_run.out / "report.json").read_text())
+    bad["measurements"][0]["value"] = "fast"
+    (tmp_path / "report.json").write_text(json.dumps(bad))
+    r = cli("report", tmp_path, "--json")
+    assert r.returncode == 3 and "measurements[0]: 'value' is not a finite number" in r.stderr
+
+
 def test_cli_run_reuses_cached_teacher_and_refuses_to_overwrite(tiny_run, cache_dir, tmp_path):
     env = {"EDGEDISTILL_CACHE": str(cache_dir)}
     out = tmp_path / "run"
@@ -136,3 +174,22 @@ def test_gate_benches_model_files_first_and_names_unknown_artifacts(tiny_run, tm
     model.rename(renamed)
     r = cli("gate", "--budgets", budgets, renamed)
     assert r.returncode == 2 and f"{budgets}:1" in r.stderr and "did you mean 'student-int8.onnx'" in r.stderr
+
+
+def test_sigterm_mid_training_cleans_staging_says_how_to_resume_and_exits_143(tiny_run, cache_dir, tmp_path):
+    """A cancelled CI job sends SIGTERM: handled like Ctrl-C (staging removed, checkpoints kept, how to resume)."""
+    out = tmp_path / "run"
+    ckpt = tmp_path / ".run.checkpoints" / "student-distilled"
+    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY), "--out", str(out), "--quiet",
+                             "--checkpoint-every", "1"], env={**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)},
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not ckpt.joinpath("step-00000002").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    assert list(tmp_path.glob(".run.partial-*")), "the run was staging when stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err and f"--resume --out {out}" in err and "Traceback" not in err
+    assert not list(tmp_path.glob(".run.partial-*")) and not out.exists()  # nothing half-written
+    assert ckpt.is_dir()  # training is not lost

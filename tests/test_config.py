@@ -9,7 +9,6 @@ import textwrap
 import pydantic
 import pytest
 
-from edgedistill.budgets import load_budgets
 from edgedistill.data import DATASETS
 from edgedistill.devices import DeviceProfile, list_profiles, load_profile
 from edgedistill.errors import ConfigError
@@ -17,6 +16,7 @@ from edgedistill.export.presets import list_presets, load_preset
 from edgedistill.models import MODELS
 from edgedistill.recipe import Recipe, load_recipe
 from edgedistill.registry import Registry
+from edgedistill.release.budgets import load_budgets
 from edgedistill.resources import data_dir, recipes_dir
 from edgedistill.results import HOW, Figure
 
@@ -416,7 +416,7 @@ def test_figure_json_round_trip():
 
 def test_config_modules_do_not_import_torch():
     code = ("import sys\n"
-            "import edgedistill.budgets, edgedistill.gate, edgedistill.results, edgedistill.registry\n"
+            "import edgedistill.release.budgets, edgedistill.release.gate, edgedistill.results, edgedistill.registry\n"
             "import edgedistill.devices, edgedistill.export.presets\n"
             "from edgedistill.recipe import load_recipe\n"
             "load_recipe('mnist1d')\n"

@@ -36,8 +36,9 @@ def load(folder, data: str):
 def test_digits_is_scikit_learns_bundled_set_split_by_seed(tmp_path):
     ds = load(tmp_path, 'name = "digits"\ntest_fraction = 0.25')
     assert ds.input_shape == (1, 8, 8) and ds.num_classes == 10
-    assert len(ds.x_train) + len(ds.x_test) == 1797 and len(ds.x_test) == round(0.25 * 1797)
-    assert ds.x_train.dtype == np.float32 and 0 <= ds.x_train.min() and ds.x_train.max() == 1.0
+    assert len(ds.x_train["input"]) + len(ds.x_test["input"]) == 1797 and len(ds.x_test["input"]) == round(0.25 * 1797)
+    x = ds.x_train["input"]
+    assert x.dtype == np.float32 and 0 <= x.min() and x.max() == 1.0
     again, other = load(tmp_path, 'name = "digits"\ntest_fraction = 0.25'), load(tmp_path, 'name = "digits"\nseed = 3')
     assert np.array_equal(again.y_test, ds.y_test) and not np.array_equal(other.y_test[:50], ds.y_test[:50])
 
@@ -50,23 +51,25 @@ def test_npz_round_trip_with_all_splits(tmp_path):
     np.savez(tmp_path / "mine.npz", **arrays)
     ds = load(tmp_path, 'name = "npz"\npath = "mine.npz"')
     for k, a in arrays.items():
-        assert getattr(ds, k).shape == a.shape
-        assert np.array_equal(getattr(ds, k), a.astype(getattr(ds, k).dtype)), k
-    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64 and ds.num_classes == 3
+        got = getattr(ds, k)
+        got = got["input"] if isinstance(got, dict) else got  # inputs are named: a file source's one is "input"
+        assert got.shape == a.shape
+        assert np.array_equal(got, a.astype(got.dtype)), k
+    assert ds.x_train["input"].dtype == np.float32 and ds.y_train.dtype == np.int64 and ds.num_classes == 3
 
 
 def test_npz_without_test_split_holds_out_test_fraction_and_num_classes_overrides(tmp_path):
     np.savez(tmp_path / "d.npz", x_train=np.arange(40.0).reshape(20, 2), y_train=np.arange(20) % 2)
     ds = load(tmp_path, 'name = "npz"\npath = "d.npz"\ntest_fraction = 0.3\nnum_classes = 5')
-    assert (len(ds.x_train), len(ds.x_test), len(ds.x_unlabeled)) == (14, 6, 0) and ds.num_classes == 5
-    rows = {tuple(r) for r in np.concatenate([ds.x_train, ds.x_test])}
+    assert (len(ds.y_train), len(ds.y_test), len(ds.x_unlabeled["input"])) == (14, 6, 0) and ds.num_classes == 5
+    rows = {tuple(r) for r in np.concatenate([ds.x_train["input"], ds.x_test["input"]])}
     assert rows == {(2.0 * i, 2.0 * i + 1) for i in range(20)}  # a partition, nothing lost or repeated
-    assert all(y == x[0] / 2 % 2 for x, y in zip(ds.x_test, ds.y_test))  # labels travel with their rows
+    assert all(y == x[0] / 2 % 2 for x, y in zip(ds.x_test["input"], ds.y_test))  # labels travel with their rows
 
 
 @pytest.mark.parametrize("arrays, problem", [
     ({"X_train": np.zeros((4, 2)), "y_train": np.zeros(4, int)}, "did you mean 'x_train'?"),
-    ({"x_train": np.zeros((4, 2))}, "no 'y_train' array"),
+    ({"x_train": np.zeros((4, 2)), "y_test": np.zeros(2, int)}, "y_test without y_train"),
     ({"x_train": np.zeros((4, 2)), "y_train": np.zeros(4)}, "integer class ids"),
     ({"x_train": np.zeros((4, 2)), "y_train": np.zeros(4, int), "x_test": np.zeros((2, 2))}, "come in pairs"),
     ({"x_train": np.zeros((4, 2)), "y_train": np.zeros(4, int), "x_unlabeled": np.zeros((3, 5))}, "shape (5,)"),
@@ -91,8 +94,8 @@ def test_image_folder_class_per_subfolder_resized_and_scaled(tmp_path):
     (tmp_path / "imgs" / "red" / "notes.txt").write_text("not an image: skipped by its suffix")
     ds = load(tmp_path, 'name = "image_folder"\npath = "imgs"\nimage_size = [5, 4]\ntest_fraction = 0.34')
     assert ds.classes == ("blue", "grey", "red") and ds.num_classes == 3 and ds.input_shape == (3, 5, 4)
-    assert len(ds.x_train) + len(ds.x_test) == 9
-    for x, y in zip(np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test])):
+    assert len(ds.x_train["input"]) + len(ds.x_test["input"]) == 9
+    for x, y in zip(np.concatenate([ds.x_train["input"], ds.x_test["input"]]), np.concatenate([ds.y_train, ds.y_test])):
         expected = {0: (0, 0, 1), 1: (128 / 255,) * 3, 2: (1, 0, 0)}[int(y)]
         assert np.allclose(x.mean((1, 2)), expected, atol=1e-6)
     grey = load(tmp_path, 'name = "image_folder"\npath = "imgs"\nimage_size = [4, 4]\ngrayscale = true')
@@ -115,11 +118,11 @@ def test_text_lines_are_utf8_byte_ids_with_sorted_labels(tmp_path):
                                     encoding="utf-8")
     (tmp_path / "more.txt").write_text("unlabelled line one\nline two\n")
     ds = load(tmp_path, 'name = "text_lines"\npath = "t.txt"\nmax_len = 6\nunlabeled = "more.txt"\ntest_fraction = 0.5')
-    assert ds.classes == ("ham", "spam") and ds.input_shape == (6,) and len(ds.x_unlabeled) == 2
+    assert ds.classes == ("ham", "spam") and ds.input_shape == (6,) and len(ds.x_unlabeled["input"]) == 2
     rows = {bytes(r.astype(np.uint8)).rstrip(b"\0"): int(y) for r, y in
-            zip(np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test]))}
+            zip(np.concatenate([ds.x_train["input"], ds.x_test["input"]]), np.concatenate([ds.y_train, ds.y_test]))}
     assert rows == {b"WIN mo": 1, b"hi mum": 0, b"see yo": 0, "free €".encode()[:6]: 1}
-    assert bytes(ds.x_unlabeled[1].astype(np.uint8)) == b"line t"
+    assert bytes(ds.x_unlabeled["input"][1].astype(np.uint8)) == b"line t"
     (tmp_path / "t.txt").write_text("spam\tok\nno tab on this line\n")
     with pytest.raises(InputFileError, match=r"t.txt:2: no tab between label and text"):
         load(tmp_path, 'name = "text_lines"\npath = "t.txt"')
@@ -129,18 +132,18 @@ def test_unlabeled_inputs_are_first_class_from_any_source(tmp_path):
     np.savez(tmp_path / "lab.npz", x_train=np.ones((10, 3, 4, 4)), y_train=np.arange(10) % 2)
     write_images(tmp_path / "unl" / "any" / "depth", {"x": (255, 255, 255)}, sizes=((4, 4), (8, 8)))
     ds = load(tmp_path, 'name = "npz"\npath = "lab.npz"\nunlabeled = "unl"\nimage_size = [4, 4]')
-    assert ds.x_unlabeled.shape == (2, 3, 4, 4) and np.allclose(ds.x_unlabeled, 1.0)
+    assert ds.x_unlabeled["input"].shape == (2, 3, 4, 4) and np.allclose(ds.x_unlabeled["input"], 1.0)
     np.savez(tmp_path / "u.npz", x_unlabeled=np.zeros((5, 3, 4, 4)))
     both = load(tmp_path, 'name = "npz"\npath = "lab.npz"\nunlabeled = "u.npz"\nunlabeled_fraction = 0.5')
-    assert len(both.x_unlabeled) == 5 + 4 and len(both.x_train) == 4  # 8 train rows: half lose their labels
+    assert len(both.x_unlabeled["input"]) == 5 + 4 and len(both.y_train) == 4  # 8 train rows: half lose their labels
     with pytest.raises(InputFileError, match=r"unl: unlabelled inputs have shape \(3, 5, 5\)"):
         load(tmp_path, 'name = "npz"\npath = "lab.npz"\nunlabeled = "unl"\nimage_size = [5, 5]')
 
 
 def test_import_path_dataset_train_test_unlabeled(tmp_path):
     ds = load(tmp_path, 'name = "import"\nfactory = "byo_user_code:digits_splits"')
-    assert (len(ds.x_train), len(ds.x_test), len(ds.x_unlabeled)) == (600, 300, 400)
-    assert ds.input_shape == (64,) and ds.num_classes == 10 and ds.x_train.dtype == np.float32
+    assert (len(ds.x_train["input"]), len(ds.x_test["input"]), len(ds.x_unlabeled["input"])) == (600, 300, 400)
+    assert ds.input_shape == (64,) and ds.num_classes == 10 and ds.x_train["input"].dtype == np.float32
     with pytest.raises(InputFileError, match="not a map-style dataset"):
         load(tmp_path, 'name = "import"\nfactory = "byo_user_code:not_a_dataset"')
 

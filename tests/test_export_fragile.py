@@ -23,14 +23,15 @@ def fragile(tiny_run, cache_dir, tmp_path_factory):
     ck = load_checkpoint(tiny_run.out, cache_dir=cache_dir)
     ds, model = ck.dataset, make_fragile(ck.student, block=0, channel=0, factor=200.0)
     work = tmp_path_factory.mktemp("fragile")
-    export_onnx(model, ds.input_shape, work / "fragile-fp32.onnx", 18)
-    ref = ck.student(torch.from_numpy(ds.x_test)).detach().numpy()  # the *original* student
-    return Sources(work / "fragile-fp32.onnx", None, ds.x_train, ds.x_test, ds.y_test, ref), ck, model, work
+    export_onnx(model, ck.task.signature(ds), work / "fragile-fp32.onnx", 18)
+    ref = ck.student(torch.from_numpy(ds.x_test["input"])).detach().numpy()  # the *original* student
+    s = Sources(work / "fragile-fp32.onnx", None, ds.x_train, ds.x_test, ds.y_test, ref)
+    return s, ck, model, work
 
 
 def test_fragile_model_computes_the_same_function_in_float(fragile):
     s, *_ = fragile
-    got = parity.compare(s.reference, parity.onnx_logits(s.onnx_fp32, s.x_test), s.y_test)
+    got = parity.compare(s.reference, parity.onnx_logits(s.onnx_fp32, s.x_test["input"]), s.y_test)
     assert got.max_abs_diff < 1e-4 and got.top1_agreement == 1.0
 
 

@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from edgedistill.budgets import METRICS, Check, load_budgets, parse_limit
-from edgedistill.gate import HINTS, UNIT_OF, CheckResult, Verdict, fmt, judge
+from edgedistill.release.budgets import METRICS, Check, load_budgets, parse_limit
+from edgedistill.release.gate import HINTS, UNIT_OF, CheckResult, Verdict, fmt, judge
+from edgedistill.release.hints import Origin
 from edgedistill.results import Figure, Measurement, index
 
 ART = "student-int8-qdq.onnx"
@@ -40,7 +41,7 @@ def test_within_budget_passes():
     assert r.passed
     assert r.check is c
     assert r.measured == Figure(4.0, "ms")
-    assert r.message == "p90_ms 4 ms within 5 ms on host-cpu"
+    assert r.message == "p90_ms 4 ms within 5 ms" and r.subject == f"{ART} on host-cpu"
     assert r.margin == pytest.approx(1.0)
     v = judge([c], {(ART, "host-cpu", "p90_ms"): Figure(4.0, "ms")})
     assert v.passed and v.failures == ()
@@ -60,7 +61,7 @@ def test_exactly_at_the_limit_passes(metric, limit, value):
 def test_latency_over_budget_message_shape():
     r = judge_one(check("p90_ms", "5 ms"), 6.2)
     assert not r.passed
-    assert r.message == ("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) on host-cpu [budgets.toml:7] — try: "
+    assert r.message == ("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) [budgets.toml:7] — try: "
                          "the onnx-int8-qdq preset, or a smaller student")
     assert r.margin == pytest.approx(-1.2)
     assert judge([r.check], {(ART, "host-cpu", "p90_ms"): Figure(6.2, "ms")}).passed is False
@@ -77,7 +78,7 @@ def test_failure_names_the_budgets_file_line(tmp_path):
     assert not v.passed
     (failure,) = v.failures
     assert failure.check.metric == "p90_ms"
-    assert failure.message.startswith("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) on host-cpu [")
+    assert failure.message.startswith("p90_ms 6.2 ms exceeds 5 ms by 1.2 ms (+24%) [")
     assert f"[{path}:8] — try: " in failure.message
     assert v.results[0].passed and v.results[0].message == "size 20 kB within 32 kB"
 
@@ -94,7 +95,7 @@ def test_size_over_budget_has_no_device_in_message():
 def test_accuracy_drop_is_an_upper_bound_in_points():
     r = judge_one(check("accuracy_drop", "3 pp"), 4.2)
     assert not r.passed
-    assert r.message.startswith("accuracy_drop 4.20 pp exceeds 3 pp by 1.20 pp (+40%) on host-cpu [budgets.toml:7]")
+    assert r.message.startswith("accuracy_drop 4.20 pp exceeds 3 pp by 1.20 pp (+40%) [budgets.toml:7]")
     better = judge_one(check("accuracy_drop", "3 pp"), -0.5)  # the student beat the teacher
     assert better.passed
     assert better.margin == pytest.approx(3.5)
@@ -103,7 +104,7 @@ def test_accuracy_drop_is_an_upper_bound_in_points():
 def test_peak_memory_over_budget():
     r = judge_one(check("peak_memory", "300 MB"), 312_500_000)
     assert not r.passed
-    assert r.message.startswith("peak_memory 312 MB exceeds 300 MB by 12.5 MB (+4%) on host-cpu")
+    assert r.message.startswith("peak_memory 312 MB exceeds 300 MB by 12.5 MB (+4%) [")
 
 
 def test_zero_limit_omits_the_relative_excess():
@@ -118,7 +119,7 @@ def test_zero_limit_omits_the_relative_excess():
 def test_accuracy_below_limit_fails():
     r = judge_one(check("accuracy", "95 %"), 93.5)
     assert not r.passed
-    assert r.message == ("accuracy 93.50% is below 95 % by 1.50 pp (-2%) on host-cpu [budgets.toml:7] — try: "
+    assert r.message == ("accuracy 93.50% is below 95 % by 1.50 pp (-2%) [budgets.toml:7] — try: "
                          "more distillation epochs, more transfer data, or a wider student")
     assert r.margin == pytest.approx(-1.5)
 
@@ -127,14 +128,14 @@ def test_accuracy_above_limit_passes_with_positive_margin():
     r = judge_one(check("accuracy", "95 %"), 97.0)
     assert r.passed
     assert r.margin == pytest.approx(2.0)
-    assert r.message == "accuracy 97.00% within 95 % on host-cpu"
+    assert r.message == "accuracy 97.00% within 95 %"
 
 
 def test_throughput_below_limit_fails():
     r = judge_one(check("throughput", "1000 /s"), 800)
     assert not r.passed
     assert r.message.startswith(f"throughput {fmt(800, 'samples/s')} is below 1000 /s by "
-                                f"{fmt(200, 'samples/s')} (-20%) on host-cpu [budgets.toml:7] — try: ")
+                                f"{fmt(200, 'samples/s')} (-20%) [budgets.toml:7] — try: ")
     assert r.margin == -200
 
 
@@ -206,14 +207,15 @@ def test_missing_measurement_fails():
     assert not v.passed
     (r,) = v.failures
     assert r.measured is None and r.margin is None
-    assert r.message == (f"p90_ms of {ART} on pixel-7 was not measured — a budget without a measurement fails "
+    assert r.message == (f"p90_ms was not measured — a budget without a measurement fails "
                          f"[{WHERE}]; bench that artifact there")
+    assert r.subject == f"{ART} on pixel-7"
 
 
 def test_missing_size_measurement_message_has_no_device():
     r = judge_one(check("size", "32 kB", device=None), None)
     assert not r.passed
-    assert r.message.startswith(f"size of {ART} was not measured")
+    assert r.message.startswith("size was not measured") and r.subject == ART
 
 
 def test_other_artifacts_figures_do_not_count():
@@ -307,3 +309,55 @@ def test_fmt_rate_shows_the_whole_number():
 @pytest.mark.parametrize("value, unit", [(999_999, "B"), (1500, "ms"), (999.9, "ms")])
 def test_fmt_never_uses_scientific_notation(value, unit):
     assert "e+" not in fmt(value, unit)
+
+
+# ---------------------------------------------------------------- hints follow the file's origin
+
+
+def _fail(metric: str, origin: Origin | None, limit: str = "1 B", value: float = 10.0) -> str:
+    upper = METRICS[metric][1] == "max"
+    device = "host-cpu" if METRICS[metric][2] else None
+    c = Check(ART, device, metric, 1.0 if upper else 100.0, limit, "error", WHERE)
+    r = judge([c], {(ART, device, metric): Figure(value, UNIT_OF[METRICS[metric][0]])}, origins={ART: origin})
+    assert not r.passed
+    return r.results[0].message.split(" — try: ")[1]
+
+
+@pytest.mark.parametrize("metric", ["size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "throughput"])
+def test_int8_file_is_never_told_to_use_the_int8_preset(metric):
+    got = _fail(metric, Origin("student", "int8-qdq"))
+    assert "onnx-int8-qdq preset" not in got and "already int8-qdq" in got and "smaller student" in got
+
+
+@pytest.mark.parametrize("metric", ["size", "brotli_size", "p90_ms", "peak_memory", "accuracy", "agreement"])
+def test_third_party_file_is_never_told_to_train_a_smaller_student(metric):
+    for precision in ("fp32", "int8-dynamic"):
+        got = _fail(metric, Origin("external", precision))
+        assert "smaller student" not in got and "wider student" not in got and "preset" not in got, got
+        assert "distillation epochs" not in got and "alpha" not in got, got
+
+
+def test_hints_say_what_fits_the_file():
+    assert _fail("size", Origin("external", "fp32")).startswith("int8 quantization (onnxruntime.quantization")
+    assert _fail("size", Origin("student", "fp32")).startswith("the onnx-int8-qdq preset")
+    assert "coreml-int8-weights" in _fail("size", Origin("student", "fp16", "coreml"))
+    assert _fail("size", Origin("teacher", "fp32")).endswith("gating the distilled student instead (the teacher is "
+                                                            "the reference, not the shipped file)")
+    assert "fp16 instead of int8" in _fail("accuracy_drop", Origin("student", "int8-qdq"))
+    assert "wider student" in _fail("accuracy_drop", Origin("student", "fp32"))
+    assert _fail("parity_cosine", Origin("student", "fp32")).startswith("check the export")
+    assert _fail("size", None) == HINTS["size"]  # nothing known: the generic hint
+
+
+def test_origin_of_file_reads_the_graph(tmp_path):
+    from gate_models import matmul_chain
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from edgedistill.release.hints import origin_of_file
+
+    fp32 = matmul_chain(tmp_path / "m.onnx", width=32)
+    assert origin_of_file(fp32) == Origin("external", "fp32", "onnx")
+    quantize_dynamic(str(fp32), str(tmp_path / "d.onnx"), weight_type=QuantType.QInt8)
+    assert origin_of_file(tmp_path / "d.onnx").precision == "int8-dynamic"
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    assert origin_of_file(tmp_path / "junk.onnx").precision == "unknown"

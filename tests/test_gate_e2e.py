@@ -32,7 +32,10 @@ def budgets_file(path: Path, checks) -> Path:
 
 
 def fail_lines(stdout: str) -> list[str]:
-    return [ln for ln in stdout.splitlines() if ln.startswith("FAIL: ")]
+    """The FAIL lines, each with its leading `ARTIFACT[ on DEVICE]: FAIL: ` removed (checked here)."""
+    lines = [ln for ln in stdout.splitlines() if ": FAIL: " in ln]
+    assert all(ln.split(": FAIL: ")[0].split(" on ")[0].endswith((".onnx", ".mlpackage")) for ln in lines), lines
+    return ["FAIL: " + ln.split(": FAIL: ", 1)[1] for ln in lines]
 
 
 def test_each_kind_of_check_fails_for_real_with_its_line_and_exit_1(tiny_run, tmp_path):
@@ -45,18 +48,20 @@ def test_each_kind_of_check_fails_for_real_with_its_line_and_exit_1(tiny_run, tm
     assert r.returncode == 1, r.stdout + r.stderr
     lines = fail_lines(r.stdout)
     assert len(lines) == len(IMPOSSIBLE)
+    starts = [ln.split(": FAIL: ")[0] for ln in r.stdout.splitlines() if ": FAIL: " in ln]
+    assert starts == [INT8 + (" on host-cpu" if dev else "") for _, _, dev in IMPOSSIBLE]
     headers = [n for n, ln in enumerate(budgets.read_text().splitlines(), 1) if ln == "[[check]]"]
     for i, ((metric, limit, dev), line) in enumerate(zip(IMPOSSIBLE, lines)):
         verb = "is below" if metric in ("throughput", "accuracy", "agreement", "parity_cosine") else "exceeds"
         assert line.startswith(f"FAIL: {metric} "), line
         assert f" {verb} {limit} by " in line and f"[{budgets}:{headers[i]}] — try: " in line, line
-        assert (" on host-cpu " in line) == dev, line
-    assert sum(ln.startswith("warning: agreement") for ln in r.stdout.splitlines()) == 1
+    assert sum(ln.startswith(f"{INT8} on host-cpu: warning: agreement") for ln in r.stdout.splitlines()) == 1
     # machine outputs: JUnit (warn as skipped), markdown, and the GitHub step summary
     suite = ET.parse(tmp_path / "gate.xml").getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == (str(len(rows)), str(len(lines)), "1")
     md = (tmp_path / "gate.md").read_text()
-    assert md.startswith("## Gate: FAILED") and md.count("- **FAIL**: ") == len(lines)
+    assert md.startswith("## Gate: FAILED")
+    assert md.count(f"- `{INT8}`: **FAIL**: ") + md.count(f"- `{INT8} on host-cpu`: **FAIL**: ") == len(lines)
     assert summary.read_text().strip() == md.strip()
     verdict = json.loads(cli("gate", "--budgets", budgets, tiny_run.out, "--json").stdout)
     assert verdict["passed"] is False and [c["passed"] for c in verdict["checks"]] == [False] * len(rows)
@@ -98,7 +103,7 @@ def test_relative_size_and_latency_pass_for_a_vs_a_and_fail_for_a_slower_bigger_
     size_line, lat_line = fail_lines(slow.stdout)
     assert size_line.startswith("FAIL: size ") and "vs baseline" in size_line and f"[{budgets}:1]" in size_line
     assert lat_line.startswith("FAIL: p50_ms ratio: p50 ") and " exceeds +50% (≤ 1.50×) by " in lat_line
-    assert f"on host-cpu [{budgets}:6]" in lat_line
+    assert f"[{budgets}:6]" in lat_line and "model.onnx on host-cpu: FAIL: p50_ms ratio" in slow.stdout
     assert "not updated: the gate failed" in slow.stderr
     assert (base / "model.onnx").read_bytes() == a.read_bytes()  # a failing gate never moves the baseline
 
@@ -153,3 +158,13 @@ def test_run_folder_baseline_copies_the_files_and_gates_relative_sizes(tiny_run,
     r = cli("gate", "--budgets", budgets, tiny_run.out, "--baseline", base)
     assert r.returncode == 0, r.stdout + r.stderr  # the same files: +0% holds exactly
     shutil.rmtree(base)
+
+
+def test_fail_on_the_runs_int8_file_does_not_suggest_the_int8_preset(tiny_run, tmp_path):
+    budgets = budgets_file(tmp_path / "b.toml", [(INT8, "brotli_size", "1 kB", None, None),
+                                                 ("student-fp32.onnx", "brotli_size", "1 kB", None, None)])
+    r = cli("gate", "--budgets", budgets, tiny_run.out, "--json")
+    assert r.returncode == 1, r.stderr
+    hints = {c["artifact"]: c["message"].split(" — try: ")[1] for c in json.loads(r.stdout)["checks"]}
+    assert hints[INT8] == "a smaller student (fewer channels or layers); this file is already int8-qdq"
+    assert hints["student-fp32.onnx"] == "the onnx-int8-qdq preset, or a smaller student (fewer channels or layers)"

@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from edgedistill.artifacts import sha256_path
-from edgedistill.report import SCHEMA
+from edgedistill.release.report import SCHEMA
 
 EXPECTED = {"teacher-fp32.onnx", "student-fp32.onnx", "student-int8-qdq.onnx", "student-fp16.mlpackage",
             "teacher.safetensors", "student-scratch.safetensors", "student-distilled.safetensors",
@@ -135,7 +135,9 @@ def test_gate_verdict_is_in_the_report(tiny_run):
 
 def test_eval_set_is_plain_arrays(tiny_run):
     with np.load(tiny_run.out / "eval.npz", allow_pickle=False) as z:
-        assert set(z.files) == {"x", "y", "teacher_pred"} and z["x"].dtype == np.float32
+        # the model's input by name (a single input also as x) and the task's references
+        assert set(z.files) == {"input", "x", "y", "teacher_pred"} and z["x"].dtype == np.float32
+        assert np.array_equal(z["x"], z["input"])
 
 
 def test_exported_onnx_carries_no_debug_metadata_or_local_paths(tiny_run):

@@ -9,6 +9,7 @@ from torch import nn
 from edgedistill.export.coreml import export_coreml, validate
 from edgedistill.export.presets import load_preset
 from edgedistill.quantize.coreml import compress
+from edgedistill.tasks import Signature, TensorSpec
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,9 @@ def packages(tmp_path_factory):
     model = nn.Sequential(nn.Linear(40, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10)).eval()
     out = tmp_path_factory.mktemp("coreml")
     meta = {"author": "tests", "license": "Apache-2.0", "version": "9.9", "recipe_hash": "abc", "classes": "[]"}
-    export_coreml(model, (40,), out / "m-fp16.mlpackage", load_preset("coreml-fp16"), meta)
+    sig = Signature("classify", (TensorSpec("input", "float32", ("batch", 40), (40,)),),
+                    (TensorSpec("logits", "float32", ("batch", 10)),))
+    export_coreml(model, sig, out / "m-fp16.mlpackage", load_preset("coreml-fp16"), meta)
     int8 = compress(out / "m-fp16.mlpackage", out / "m-int8.mlpackage", load_preset("coreml-int8-weights").quantization)
     pal4 = compress(out / "m-fp16.mlpackage", out / "m-pal4.mlpackage",
                     load_preset("coreml-palettize-4bit").quantization)

@@ -142,3 +142,4 @@ def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path,
     for name in ("student-scratch", "student-distilled", "student-distilled_transfer"):
         assert same_weights(tiny_run.out / f"{name}.safetensors", out / f"{name}.safetensors"), name
     assert not (tmp_path / ".run.checkpoints").exists()  # removed once the run completed
+    assert not list(tmp_path.glob(".run.partial-*"))  # the killed run's staging folder went with it

@@ -138,13 +138,16 @@ def test_an_unknown_augmentation_says_what_it_meant():
 
 def test_auto_runs_the_teacher_live_when_inputs_are_augmented(teacher, x, capsys):
     from edgedistill.distill.stage import _teacher_outputs
+    from edgedistill.tasks import get_task
 
     recipe, _ = load_recipe(TINY, {"student": {"transfer_train": {"augment": {"noise": 0.1}}}})
-    got = _teacher_outputs(recipe, teacher, x, (), 10, None, Reporter())
+    classify = get_task("classify")
+    got = _teacher_outputs(recipe, classify, teacher, x, (), 10, None, Reporter())
     assert isinstance(got, tc.LiveOutputs)
     assert "live on every batch (inputs augmented on the fly (student.transfer_train))" in capsys.readouterr().err
     recipe, _ = load_recipe(TINY)
-    assert isinstance(_teacher_outputs(recipe, teacher, x, (), 10, None, Reporter(quiet=True)), tc.CachedOutputs)
+    assert isinstance(_teacher_outputs(recipe, classify, teacher, x, (), 10, None, Reporter(quiet=True)),
+                      tc.CachedOutputs)
 
 
 def test_the_pipeline_filled_the_cache_it_now_reuses(tiny_run, cache_dir, tmp_path, capsys):

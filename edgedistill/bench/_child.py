@@ -131,13 +131,13 @@ def measure(spec: dict) -> dict:
     result = {"session_create_ns": create_ns, "first_run_ns": first_ns, "latency_ns": times,
               "throughput_per_s": throughput, "baseline_rss_bytes": baseline, "threads": spec["threads"],
               "intra_op_threads_used": pool + 1, "ort_version": ort.__version__}
-    if data is not None and "y" in data.files:
+    if data is not None and len(inputs) == 1 and {"y", "teacher_pred", "teacher_embedding"} & set(data.files):
+        from ..tasks.metrics import evaluate, infer_task
+
         x = data["x"]
-        preds = np.concatenate([sess.run(None, {inputs[0].name: x[i:i + 256]})[0].argmax(1)
-                                for i in range(0, len(x), 256)])
-        result["accuracy"] = float((preds == data["y"]).mean())
-        if "teacher_pred" in data.files:
-            result["agreement"] = float((preds == data["teacher_pred"]).mean())
+        out = np.concatenate([sess.run(None, {inputs[0].name: x[i:i + 256]})[0] for i in range(0, len(x), 256)])
+        refs = {k: data[k] for k in data.files if k != "x" and k not in {i.name for i in inputs}}
+        result["metrics"] = {k: list(v) for k, v in evaluate(spec.get("task") or infer_task(refs), out, refs).items()}
         result["eval_samples"] = int(len(x))
     result["peak_rss_bytes"] = _peak_rss_bytes()
     return result

@@ -86,11 +86,11 @@ def spawn_child(module: str, spec: dict, timeout: float) -> tuple[dict, subproce
 
 
 def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None,
-              timeout: float = 600) -> dict:
+              timeout: float = 600, task: str | None = None) -> dict:
     """Measure `path` under `profile` in a child process; return the child's raw JSON."""
     spec = {"model": str(Path(path).resolve()), "threads": profile.threads, "data": str(data) if data else None,
             "latency": profile.latency.model_dump(), "throughput": profile.throughput.model_dump(),
-            "shapes": shapes or {}, "constraints": profile.constraints.model_dump()}
+            "shapes": shapes or {}, "constraints": profile.constraints.model_dump(), "task": task}
     out, proc, printed = spawn_child("edgedistill.bench._child", spec, timeout)
     limit = profile.constraints.memory_limit_mib
     # past RLIMIT_DATA a C++ allocation may abort the child (no JSON, killed by a signal) instead of raising
@@ -128,10 +128,7 @@ def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None,
            m("throughput", raw["throughput_per_s"], "samples/s"),
            m("peak_memory", raw["peak_rss_bytes"], "B"),
            m("baseline_memory", raw["baseline_rss_bytes"], "B")]
-    if "accuracy" in raw:
-        out.append(m("accuracy", 100 * raw["accuracy"], "%"))
-    if "agreement" in raw:
-        out.append(m("agreement", 100 * raw["agreement"], "%"))
+    out += [m(metric, value, unit) for metric, (value, unit) in raw.get("metrics", {}).items()]  # tasks/metrics.py
     details = {"intra_op_threads_set": raw["threads"], "intra_op_threads_used": raw.get("intra_op_threads_used"),
                "constraints_applied": raw.get("constraints_applied", {}), "timer": raw.get("timer"),
                "runtime": f"onnxruntime {raw['ort_version']}", "latency_batch": profile.latency.batch,

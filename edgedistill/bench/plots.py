@@ -20,7 +20,8 @@ def write_plots(run, folder: Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, draw in ((LATENCY_PNG, _latency), (PARETO_PNG, _pareto)):
+    profiles = getattr(run, "profiles", None) or {}
+    for name, draw in ((LATENCY_PNG, _latency), (PARETO_PNG, lambda ms: _pareto(ms, profiles))):
         fig = draw(run.measurements)
         if fig is not None:
             written.append(_save(fig, folder / name))
@@ -69,33 +70,62 @@ def _latency(measurements):
     return fig
 
 
-def _pareto(measurements):
-    """Accuracy vs measured p50 of every artifact on every device with both; the Pareto front joined."""
+FAMILY = {"onnxruntime": "native onnxruntime (CPU)", "onnxruntime-web": "browser (onnxruntime-web)",
+          "coreml": "Core ML"}
+
+
+def _pareto(measurements, profiles: dict | None = None):
+    """Accuracy vs measured p50, one panel per device family (native, browser, Core ML): colour = file,
+    marker = device, dashed = that device's Pareto front. No text on the points: with seven devices the
+    same file sits at nearly one accuracy on each, and labels piled up; both legends sit outside."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig_ix = index(measurements)
     pts = [(fig_ix[(a, d, "p50_ms")].value, f.value, a, d) for (a, d, metric), f in fig_ix.items()
            if metric == "accuracy" and (a, d, "p50_ms") in fig_ix]
     if not pts:
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    devices = sorted({p[3] for p in pts})
-    markers = "osD^v<>p*h"
-    for k, d in enumerate(devices):
-        mine = [p for p in pts if p[3] == d]
-        ax.scatter([p[0] for p in mine], [p[1] for p in mine], marker=markers[k % len(markers)], label=d)
-        for x, y, a, _ in mine:
-            ax.annotate(a.replace(".onnx", ""), (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        front = pareto_front([(p[0], p[1]) for p in mine])
-        ax.plot(*zip(*front), linestyle="--", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("p50 latency, ms (measured, log)")
-    ax.set_ylabel("accuracy through the runtime, %")
-    ax.set_title("Accuracy vs latency (dashed: Pareto front per device)")
-    ax.legend(fontsize=7)
+    runtime = {d: (profiles or {}).get(d, {}).get("runtime", d) for d in {p[3] for p in pts}}
+    families = sorted(set(runtime.values()), key=lambda r: (list(FAMILY).index(r) if r in FAMILY else 9, r))
+    artifacts = sorted({p[2] for p in pts}, key=lambda n: (not n.startswith("teacher"), n))
+    devices = sorted(runtime, key=lambda d: (families.index(runtime[d]), d))
+    colors, markers, dashes = plt.get_cmap("tab10"), "osD^v<>p*h", ["--", ":", "-.", (0, (5, 1))]
+    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families) + 2.4, 4.2), squeeze=False,
+                             sharey=True)
+    for ax, family in zip(axes[0], families):
+        mine = [d for d in devices if runtime[d] == family]
+        for k, d in enumerate(mine):
+            here = [p for p in pts if p[3] == d]
+            ax.scatter([p[0] for p in here], [p[1] for p in here], s=36, marker=markers[devices.index(d) % 10],
+                       c=[colors(artifacts.index(p[2]) % 10) for p in here], edgecolors="black", linewidths=0.4)
+            front = pareto_front([(p[0], p[1]) for p in here])
+            ax.plot(*zip(*front), linestyle=dashes[k % len(dashes)], color="0.45", linewidth=0.9)
+        ax.set_xscale("log")
+        xs = [p[0] for p in pts if p[3] in mine]
+        plain = FuncFormatter(lambda v, _: f"{v:.2g}")  # 0.1, 1, 10: no 10^-1 labels
+        ax.xaxis.set_major_formatter(plain)
+        # minor labels collide across several decades, but are the only labels within one
+        ax.xaxis.set_minor_formatter(plain if max(xs) < 8 * min(xs) else NullFormatter())
+        ax.set_title(FAMILY.get(family, family), fontsize=9)
+        ax.set_xlabel("p50 latency, ms (log)")
+        ax.grid(alpha=0.3, which="both", linewidth=0.4)
+    axes[0][0].set_ylabel("accuracy through the runtime, %")
+    files = [Line2D([], [], linestyle="", marker="s", color=colors(i % 10), label=a) for i, a in enumerate(artifacts)]
+    places = [Line2D([], [], linestyle=dashes[[x for x in devices if runtime[x] == runtime[d]].index(d) % 4],
+                     marker=markers[i % 10], color="0.3", markerfacecolor="white", label=d)
+              for i, d in enumerate(devices)]
+    first = fig.legend(handles=files, title="file (colour)", fontsize=7, title_fontsize=8, loc="upper left",
+                       bbox_to_anchor=(1.0, 0.95))
+    fig.add_artist(first)
+    fig.legend(handles=places, title="device (marker; dashed: its Pareto front)", fontsize=7, title_fontsize=8,
+               loc="lower left", bbox_to_anchor=(1.0, 0.05))
+    fig.suptitle("Accuracy vs measured latency, one panel per device family", fontsize=10)
+    fig.tight_layout()
     return fig
 
 

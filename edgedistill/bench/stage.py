@@ -33,11 +33,13 @@ RUNTIME_KIND = {"coreml": "coreml"}
 TEACHER = "teacher-fp32.onnx"
 
 
-def write_eval_set(path: Path, x: np.ndarray, y: np.ndarray, teacher_pred: np.ndarray | None) -> Path:
-    """The arrays the child process evaluates: x (N, ...), y (N,), teacher_pred (N,) class ids."""
-    arrays = {"x": x.astype(np.float32), "y": y.astype(np.int64)}
-    if teacher_pred is not None:
-        arrays["teacher_pred"] = teacher_pred.astype(np.int64)
+def write_eval_set(path: Path, inputs: dict, references: dict) -> Path:
+    """The arrays the bench children evaluate (tasks/metrics.py): each model input by name (a single
+    input also as `x`), plus the task's references (y, teacher_pred, teacher_embedding, …)."""
+    arrays = {k: np.asarray(v) for k, v in inputs.items()}
+    if len(arrays) == 1:
+        arrays["x"] = next(iter(arrays.values()))
+    arrays.update({k: np.asarray(v) for k, v in references.items()})
     atomic_write_npz(path, arrays)
     return path
 
@@ -47,12 +49,11 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
     from .plots import write_plots
 
     ds = trained.dataset
-    teacher_pred = trained.test_logits["teacher"].argmax(1)
-    eval_set = write_eval_set(out / "eval.npz", ds.x_test, ds.y_test, teacher_pred)
+    eval_set = write_eval_set(out / "eval.npz", ds.x_test, trained.references)
     files = [(a.name, a.path, a.kind) for a in artifacts.values() if a.kind in ("onnx", "coreml")]
     profiles = [load_profile(d) for d in recipe.bench.devices]
     try:
-        run = measure(files, profiles, eval_set, None, reporter)
+        run = measure(files, profiles, eval_set, None, reporter, task=trained.task.name)
     except InputFileError as exc:  # our own file failing to run is our bug, not bad input
         raise StageError(f"benchmark failed: {exc}") from exc
     extra = [Measurement(a.name, None, "size", Figure(a.bytes, "B")) for a in artifacts.values()
@@ -64,7 +65,7 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
 
 
 def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, cache: Path | None = None,
-            sizes: bool = True) -> BenchRun:
+            sizes: bool = True, task: str | None = None) -> BenchRun:
     """files: [(artifact, path, kind)] with kind "onnx" or "coreml" (.mlpackage); every file × every profile.
 
     `cache`: where brotli sizes are kept by content hash (None: always recompute); `sizes=False`

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..registry import Registry
-from .base import Dataset
+from .base import Dataset, concat, rows, single, take
+from .shards import is_shard_folder, read_shards
 
 DATASETS: Registry = Registry("dataset")
 NEEDS_PATH = {"npz": "file", "image_folder": "folder", "text_lines": "file"}  # name → what data.path names
@@ -38,6 +39,7 @@ DATASETS.register("npz", _lazy("arrays", "load_npz"))
 DATASETS.register("image_folder", _lazy("files", "load_image_folder"))
 DATASETS.register("text_lines", _lazy("files", "load_text_lines"))
 DATASETS.register("import", _lazy("imported", "load_imported"))
+DATASETS.register("pydoc_topics", _lazy("pydoc", "load_pydoc"))  # token windows for the lm task
 
 
 def load_dataset(cfg, cache_dir) -> Dataset:
@@ -45,40 +47,47 @@ def load_dataset(cfg, cache_dir) -> Dataset:
     ds = DATASETS.get(cfg.name)(cfg, cache_dir)
     if cfg.unlabeled:
         extra = read_unlabeled(Path(cfg.unlabeled), cfg)
-        if extra.shape[1:] != ds.input_shape:
-            raise InputFileError(cfg.unlabeled, f"unlabelled inputs have shape {extra.shape[1:]}, the "
-                                                f"{cfg.name} data's {ds.input_shape}",
-                                 "give unlabelled inputs of the labelled data's kind and size")
-        ds = replace(ds, x_unlabeled=np.concatenate([ds.x_unlabeled, extra]))
+        for name, a in ds.x_unlabeled.items():
+            got = extra.get(name)
+            if got is None or got.shape[1:] != a.shape[1:]:
+                have = tuple(got.shape[1:]) if got is not None else {n: tuple(v.shape[1:]) for n, v in extra.items()}
+                raise InputFileError(cfg.unlabeled, f"unlabelled inputs have shape {have}, the {cfg.name} data's "
+                                                    f"{a.shape[1:]}" + ("" if name == "input" else f" ({name})"),
+                                     "give unlabelled inputs of the labelled data's kind and size")
+        ds = replace(ds, x_unlabeled=concat(ds.x_unlabeled, extra))
     if cfg.unlabeled_fraction:
         ds = drop_labels(ds, cfg.unlabeled_fraction, cfg.seed)
     return ds
 
 
-def read_unlabeled(path: Path, cfg) -> np.ndarray:
-    """Unlabelled inputs from a .npz file, a folder of images or a text file (one example per line)."""
+def read_unlabeled(path: Path, cfg) -> dict:
+    """Unlabelled inputs {name: (N, ...)} from a shard folder (data/shards.py), a .npz file, a folder of
+    images or a text file (one example per line)."""
     from .base import inputs
 
+    if is_shard_folder(path):
+        return read_shards(path)
     if path.is_dir():
         from .files import unlabeled_images
 
-        return unlabeled_images(path, cfg)
+        return single(unlabeled_images(path, cfg))
     if path.suffix == ".npz":
         from .arrays import unlabeled_npz
 
-        return inputs(unlabeled_npz(path), str(path), "unlabelled inputs")
+        return single(inputs(unlabeled_npz(path), str(path), "unlabelled inputs"))
     from .files import unlabeled_text
 
-    return unlabeled_text(path, cfg)
+    return single(unlabeled_text(path, cfg))
 
 
 def drop_labels(ds: Dataset, fraction: float, seed: int) -> Dataset:
     """Move `fraction` of the training split (seeded choice) to the unlabelled transfer set."""
-    order = np.random.default_rng(seed + 1).permutation(len(ds.x_train))
+    n_train = rows(ds.x_train)
+    order = np.random.default_rng(seed + 1).permutation(n_train)
     n = min(round(fraction * len(order)), len(order) - 1)  # keep ≥ 1 labelled row
     moved, kept = np.sort(order[:n]), np.sort(order[n:])
-    return replace(ds, x_train=ds.x_train[kept], y_train=ds.y_train[kept],
-                   x_unlabeled=np.concatenate([ds.x_unlabeled, ds.x_train[moved]]))
+    return replace(ds, x_train=take(ds.x_train, kept), y_train=ds.y_train[kept],
+                   x_unlabeled=concat(ds.x_unlabeled, take(ds.x_train, moved)))
 
 
 __all__ = ["DATASETS", "NEEDS_PATH", "Dataset", "load_dataset"]

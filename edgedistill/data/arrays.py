@@ -1,8 +1,9 @@
 """Array sources: scikit-learn's bundled digits, and the user's own `.npz` file.
 
-npz keys are the Dataset's field names: `x_train` (required), `y_train` (required for a labelled
-file), `x_test` + `y_test` (optional; otherwise `data.test_fraction` is held out) and
-`x_unlabeled` (optional). Loaded with allow_pickle=False: an object array is refused, never unpickled.
+npz keys are the Dataset's field names: `x_train` (required), `y_train` (required for a classifier;
+without it every row is unlabelled, which task "embed" needs and "classify" refuses), `x_test` +
+`y_test` (optional; otherwise `data.test_fraction` is held out) and `x_unlabeled` (optional).
+Loaded with allow_pickle=False: an object array is refused, never unpickled.
 """
 
 from __future__ import annotations
@@ -50,13 +51,15 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 def load_npz(cfg, cache_dir) -> Dataset:
     """The recipe's `data.path` .npz file as a Dataset."""
     a = read_npz(Path(cfg.path))
-    for need in ("x_train", "y_train"):
-        if need not in a:
-            raise InputFileError(cfg.path, f"no {need!r} array (has {sorted(a)})",
-                                 "store x_train and y_train; unlabelled-only files go in data.unlabeled")
-    if ("x_test" in a) != ("y_test" in a):
+    if "x_train" not in a:
+        raise InputFileError(cfg.path, f"no 'x_train' array (has {sorted(a)})",
+                             "store x_train (and y_train for a classifier); unlabelled extras go in data.unlabeled")
+    if "y_train" not in a and "y_test" in a:
+        raise InputFileError(cfg.path, "y_test without y_train", "store both label arrays, or neither")
+    if "y_train" in a and ("x_test" in a) != ("y_test" in a):
         raise InputFileError(cfg.path, "x_test and y_test come in pairs", "store both, or neither")
-    return assemble("npz", cfg, cfg.path, a["x_train"], a["y_train"], a.get("x_test"), a.get("y_test"),
+    # no y_train: an unlabelled set (task "embed" learns the teacher's vectors; classify refuses it)
+    return assemble("npz", cfg, cfg.path, a["x_train"], a.get("y_train"), a.get("x_test"), a.get("y_test"),
                     a.get("x_unlabeled"))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import atomic_write_npz
-from .base import Dataset
+from .base import INPUT, Dataset
 
 
 def _generate(samples: int, seed: int) -> dict[str, np.ndarray]:
@@ -52,4 +52,5 @@ def load_mnist1d(cfg, cache_dir: Path | None) -> Dataset:
         unl = _cached(cfg.transfer_samples, cfg.transfer_seed, cache_dir)["x"]
     else:
         unl = np.zeros((0, lab["x"].shape[1]), np.float32)
-    return Dataset("mnist1d", lab["x"], lab["y"], lab["x_test"], lab["y_test"], unl, num_classes=10)
+    return Dataset("mnist1d", {INPUT: lab["x"]}, lab["y"], {INPUT: lab["x_test"]}, lab["y_test"], {INPUT: unl},
+                   num_classes=10)

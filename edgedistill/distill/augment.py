@@ -34,3 +34,10 @@ def apply(x, augment: dict[str, float]):
     for name, strength in augment.items():
         x = funcs[name](x, strength)
     return x
+
+
+def batch(x: dict, augment: dict[str, float]) -> dict:
+    """A batch of named inputs with the augmentations applied to its float inputs (token ids stay as they are)."""
+    if not augment:
+        return x
+    return {k: apply(v, augment) if v.is_floating_point() else v for k, v in x.items()}

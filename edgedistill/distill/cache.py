@@ -4,7 +4,9 @@ The teacher is frozen, so for fixed inputs its outputs never change: computing t
 reading rows back is exact, and saves one teacher forward per student step and epoch. Entries
 live on disk under
 
-    <cache>/teacher-outputs/<key[:24]>/   out.npy (N, C) · feat-<layer>.npy (N, …) · meta.json
+    <cache>/teacher-outputs/<key[:24]>/   out.npy (N, …) · feat-<layer>.npy (N, …) · meta.json
+
+(out.npy is the task's primary output: logits (N, C), per-token logits (N, T, V), vectors (N, D).)
 
 key = sha256(teacher content hash, inputs content hash, preprocessing, what is stored, format).
 Any change to the teacher's weights, one input value, the preprocessing tag, the layers, the
@@ -63,9 +65,15 @@ def teacher_hash(teacher: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def inputs_hash(x: torch.Tensor) -> str:
-    """sha256 over the inputs' dtype, shape and bytes (what the teacher actually sees)."""
-    return arrays_hash(x.numpy())
+def inputs_hash(x) -> str:
+    """sha256 over the inputs' names, dtypes, shapes and bytes (what the teacher actually sees); a single
+    unnamed input hashes as it always did, so existing cache entries stay valid."""
+    arrays = x.numpy() if hasattr(x, "numpy") else x
+    if not isinstance(arrays, dict):
+        return arrays_hash(arrays)
+    if list(arrays) == ["input"]:
+        return arrays_hash(arrays["input"])
+    return arrays_hash(*(arrays[k] for k in sorted(arrays)), names=sorted(arrays))
 
 
 def cache_key(teacher_id: str, data_id: str, preprocessing: str, stored: Stored) -> str:
@@ -76,7 +84,7 @@ def cache_key(teacher_id: str, data_id: str, preprocessing: str, stored: Stored)
 
 
 class CachedOutputs:
-    """Rows of stored teacher outputs: take(idx, x) → {"": logits (b, C) float32, layer: (b, …)}."""
+    """Rows of stored teacher outputs: take(idx, x) → {"": outputs (b, …) float32, layer: (b, …)}."""
 
     def __init__(self, arrays: dict[str, np.ndarray], stored: Stored, classes: int, start: int = 0,
                  stop: int | None = None, source: str = "memory"):
@@ -95,39 +103,47 @@ class CachedOutputs:
         rows = idx.numpy() + self.start
         out = {name: torch.from_numpy(np.asarray(a[rows], dtype=np.float32)) for name, a in self.arrays.items()
                if name != "idx"}
-        if self.stored.top_k:  # (b, k) values at (b, k) classes → dense (b, C), the tail at TAIL
-            dense = torch.full((len(rows), self.classes), TAIL)
-            out[""] = dense.scatter_(1, torch.from_numpy(np.asarray(self.arrays["idx"][rows], np.int64)), out[""])
+        if self.stored.top_k:  # (b, …, k) values at (b, …, k) classes → dense (b, …, C), the tail at TAIL
+            dense = torch.full((*out[""].shape[:-1], self.classes), TAIL)
+            idx_k = torch.from_numpy(np.asarray(self.arrays["idx"][rows], np.int64))
+            out[""] = dense.scatter_(-1, idx_k, out[""])
         return out
 
 
 class LiveOutputs:
     """The teacher in the loop: take(idx, x) runs it (eval, no_grad) on the batch `x` as given."""
 
-    def __init__(self, teacher: torch.nn.Module, layers=()):
+    def __init__(self, teacher: torch.nn.Module, layers=(), task=None):
+        from ..tasks import get_task
+
         self.teacher, self.layers, self.source = teacher, tuple(layers), "live"
+        self.task = task or get_task("classify")
 
     def head(self, n: int) -> "LiveOutputs":
         """The same teacher for the first n rows (rows are inputs here, not stored outputs)."""
         return self
 
-    def take(self, idx: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Outputs for the batch `x` (possibly augmented): {"": outputs, layer: features}."""
+    def take(self, idx: torch.Tensor, x) -> dict[str, torch.Tensor]:
+        """Outputs for the batch `x` ({name: tensor}, possibly augmented): {"": outputs, layer: features}."""
         self.teacher.eval()
+        batch = x if isinstance(x, dict) else {"input": x}
         with torch.no_grad(), FeatureTap(self.teacher, self.layers) as tap:
-            out = self.teacher(x)
+            out = self.task.forward(self.teacher, batch)
         return {"": out, **tap.outputs}
 
 
-def compute(teacher, x: torch.Tensor, stored: Stored, rows: range | None = None, batch: int = BATCH,
-            advance=None) -> dict[str, np.ndarray]:
-    """Teacher outputs for x[rows] as numpy arrays in the stored form (dtype, top-k)."""
+def compute(teacher, x, stored: Stored, rows: range | None = None, batch: int = BATCH,
+            advance=None, task=None) -> dict[str, np.ndarray]:
+    """Teacher outputs for rows `rows` of x (Rows) as numpy arrays in the stored form (dtype, top-k)."""
+    from .rows import Rows
+
+    x = x if isinstance(x, Rows) else Rows(x)
     rows = rows if rows is not None else range(len(x))
-    live, parts = LiveOutputs(teacher, stored.layers), {}
+    live, parts = LiveOutputs(teacher, stored.layers, task), {}
     for i in range(rows.start, rows.stop, batch):
-        got = live.take(torch.empty(0), x[i:min(i + batch, rows.stop)])
-        if stored.top_k:
-            got[""], got["idx"] = got[""].topk(min(stored.top_k, got[""].shape[1]), dim=1)
+        got = live.take(torch.empty(0), x.take(slice(i, min(i + batch, rows.stop))))
+        if stored.top_k:  # the k largest over the last axis (classes, or the vocabulary per position)
+            got[""], got["idx"] = got[""].topk(min(stored.top_k, got[""].shape[-1]), dim=-1)
         for name, t in got.items():
             parts.setdefault(name, []).append(t.numpy().astype(np.int32 if name == "idx" else stored.dtype))
         if advance:
@@ -154,8 +170,8 @@ def load_entry(folder: Path, stored: Stored, classes: int) -> CachedOutputs | No
     return CachedOutputs(arrays, stored, classes, source=str(folder))
 
 
-def fill_entry(folder: Path, teacher, x: torch.Tensor, stored: Stored, classes: int, reporter=None,
-               rank: int = 0, world: int = 1, barrier=lambda: None) -> CachedOutputs:
+def fill_entry(folder: Path, teacher, x, stored: Stored, classes: int, reporter=None,
+               rank: int = 0, world: int = 1, barrier=lambda: None, task=None) -> CachedOutputs:
     """Compute and store an entry; with world > 1 each rank fills its contiguous share of the rows.
 
     One writer per entry at a time: rank 0 holds an exclusive lock (`entry_lock`) from sizing the
@@ -164,7 +180,10 @@ def fill_entry(folder: Path, teacher, x: torch.Tensor, stored: Stored, classes: 
     into the memory-mapped files; rank 0 then writes meta.json and renames the folder into place.
     """
     partial = folder.with_name(folder.name + ".partial")
-    probe = compute(teacher, x[:1], stored)  # shapes and dtypes of one row
+    from .rows import Rows
+
+    x = x if isinstance(x, Rows) else Rows(x)
+    probe = compute(teacher, x, stored, range(min(1, len(x))), task=task)  # shapes and dtypes of one row
     shapes = {name: [len(x), *a.shape[1:]] for name, a in probe.items()}
     with entry_lock(folder, reporter) if rank == 0 else nullcontext():
         try:
@@ -172,7 +191,7 @@ def fill_entry(folder: Path, teacher, x: torch.Tensor, stored: Stored, classes: 
                 _allocate(folder, partial, probe, shapes)
             barrier()
             if not (folder / "meta.json").exists():  # (else another run filled it while we waited)
-                _fill_rows(partial, teacher, x, stored, rank, world, reporter, probe)
+                _fill_rows(partial, teacher, x, stored, rank, world, reporter, probe, task)
                 barrier()
                 if rank == 0:
                     atomic_write_text(partial / "meta.json", json.dumps(
@@ -222,29 +241,30 @@ def _allocate(folder: Path, partial: Path, probe: dict, shapes: dict) -> None:
             os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
 
 
-def _fill_rows(partial: Path, teacher, x, stored: Stored, rank: int, world: int, reporter, probe: dict) -> None:
+def _fill_rows(partial: Path, teacher, x, stored: Stored, rank: int, world: int, reporter, probe: dict,
+               task=None) -> None:
     """This rank's contiguous share of the rows, computed and written into the memory-mapped files."""
     share = (len(x) + world - 1) // world
     mine = range(min(rank * share, len(x)), min((rank + 1) * share, len(x)))
     files = {name: np.load(partial / _file(name), mmap_mode="r+") for name in probe}
     batches = (len(mine) + BATCH - 1) // BATCH
-    task = reporter.task("teacher outputs → cache", batches) if reporter and rank == 0 else nullcontext()
-    with task as advance:
-        for name, a in compute(teacher, x, stored, mine, advance=advance).items():
+    progress = reporter.task("teacher outputs → cache", batches) if reporter and rank == 0 else nullcontext()
+    with progress as advance:
+        for name, a in compute(teacher, x, stored, mine, advance=advance, task=task).items():
             files[name][mine.start:mine.stop] = a
     for f in files.values():
         f.flush()
 
 
-def teacher_outputs(teacher, x: torch.Tensor, stored: Stored, classes: int, cache_dir: Path | None,
+def teacher_outputs(teacher, x, stored: Stored, classes: int, cache_dir: Path | None,
                     preprocessing: str = "none", reporter=None, rank: int = 0, world: int = 1,
-                    barrier=lambda: None) -> CachedOutputs:
+                    barrier=lambda: None, task=None) -> CachedOutputs:
     """The teacher's outputs on `x`, from the cache when an entry exists, else computed (and stored).
 
     Without a cache directory (`--no-cache`) the outputs are computed once and kept in memory.
     """
     if cache_dir is None:
-        return CachedOutputs(compute(teacher, x, stored), stored, classes)
+        return CachedOutputs(compute(teacher, x, stored, task=task), stored, classes)
     key = cache_key(teacher_hash(teacher), inputs_hash(x), preprocessing, stored)
     folder = Path(cache_dir) / "teacher-outputs" / key[:24]
     found = load_entry(folder, stored, classes)
@@ -252,4 +272,4 @@ def teacher_outputs(teacher, x: torch.Tensor, stored: Stored, classes: int, cach
         if reporter:
             reporter.info(f"teacher outputs: reused from cache {folder} ({len(x):,} rows, key {key[:12]})")
         return found
-    return fill_entry(folder, teacher, x, stored, classes, reporter, rank, world, barrier)
+    return fill_entry(folder, teacher, x, stored, classes, reporter, rank, world, barrier, task)

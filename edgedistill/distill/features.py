@@ -23,6 +23,18 @@ def check_layer(model: nn.Module, name: str) -> None:
         raise KeyError(f"no layer {name!r} in {type(model).__name__}; {suggest(name, names)}")
 
 
+def first_tensor(out) -> torch.Tensor:
+    """A layer's output as one tensor: transformer layers return tuples (hidden states first) or
+    dict-like outputs; the first tensor is the feature a hint compares."""
+    if isinstance(out, torch.Tensor):
+        return out
+    values = out.values() if hasattr(out, "values") else out
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            return v
+    raise TypeError(f"layer output {type(out).__name__} holds no tensor")
+
+
 class FeatureTap:
     """Context manager: `with FeatureTap(model, ["features.5"]) as tap: model(x); tap["features.5"]`."""
 
@@ -37,7 +49,7 @@ class FeatureTap:
             module = self.model.get_submodule(name)
             # clone: a following in-place op (ReLU(inplace=True)) would otherwise overwrite what we captured
             self._handles.append(module.register_forward_hook(
-                lambda _m, _in, out, name=name: self.outputs.__setitem__(name, out.clone())))
+                lambda _m, _in, out, name=name: self.outputs.__setitem__(name, first_tensor(out).clone())))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from ..registry import Registry
 from . import feature_losses as fl
-from .kinds import KINDS, PLUGIN_GROUP
+from .loss_table import PLUGIN_GROUP, TRAITS
 
 UNLABELED = -1
 
@@ -100,14 +100,14 @@ def dkd(student_logits, teacher_logits, labels, temperature: float = 4.0, alpha:
     return ((alpha * tckd + beta * nckd) * t * t).mean()
 
 
-# The one place losses are registered; what each compares comes from kinds.KINDS (torch-free).
+# The one place losses are registered; what each compares comes from loss_table.TRAITS (torch-free).
 for _name, _fn in {
     "hinton_kd": hinton_kd, "dkd": dkd, "cross_entropy": cross_entropy,
     "hint_mse": fl.hint_mse, "attention_transfer": fl.attention_transfer,
     "rkd": fl.rkd, "similarity_preserving": fl.similarity_preserving,
     "embedding_cosine": fl.embedding_cosine, "embedding_mse": fl.embedding_mse,
 }.items():
-    LOSSES.register(_name, Loss(_fn, *KINDS[_name]))
+    LOSSES.register(_name, Loss(_fn, *TRAITS[_name]))
 
 
 def as_loss(item) -> Loss:

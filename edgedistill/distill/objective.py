@@ -42,8 +42,11 @@ class Objective(nn.Module):
     """
 
     def __init__(self, main: str, main_params: dict, terms=(), student: nn.Module | None = None,
-                 probe: torch.Tensor | None = None, probe_teacher: dict | None = None):
+                 probe: dict | None = None, probe_teacher: dict | None = None, task=None):
         super().__init__()
+        from ..tasks import get_task
+
+        self.task = task or get_task("classify")  # how the student is called, which output it compares
         self.main, self.main_params = as_loss(LOSSES.get(main)), dict(main_params)
         self.terms = [(t, as_loss(LOSSES.get(t.loss))) for t in terms]
         self.s_layers = [t.student_layer for t, _ in self.terms if t.student_layer]
@@ -62,18 +65,30 @@ class Objective(nn.Module):
                 self.adapters.append(adapter_for(s.shape, te.shape) if t.loss in ADAPTED else nn.Identity())
 
     def _student(self, student, x):
-        """Student outputs and taps (with grad), keyed by layer ("" = output)."""
+        """Student outputs and taps (with grad), keyed by layer ("" = the task's primary output)."""
         with FeatureTap(student, self.s_layers) as s_tap:
-            s_out = student(x)
+            s_out = self.task.forward(student, x)
         return {"": s_out, **s_tap.outputs}
 
+    def _response(self, s, t, y):
+        """The main loss on outputs. Per-position outputs (b, T, V) compare position by position: rows
+        (b·T, V) with labels (b·T,), so hinton_kd on a language model is word-level KD."""
+        if s.dim() > 2:
+            s, y = s.flatten(0, -2), y.flatten()
+            t = t.flatten(0, -2) if t.numel() else t.new_zeros(len(s), 0)
+        if self.main.uses_labels:
+            return self.main(s, t, y, **self.main_params)
+        return self.main(s, t, **self.main_params)
+
     def forward(self, student, x, y, teacher_out: dict):
-        """Total loss on one batch: x (b, …), y (b,), teacher_out as in the class docstring."""
-        t_logits = teacher_out.get("", x.new_zeros(len(x), 0))  # (b, 0): losses that ignore the teacher
+        """Total loss on one batch: x {name: (b, …)}, y (b,) or (b, T), teacher_out as in the class docstring."""
+        t_out = teacher_out.get("")
+        if t_out is None:  # (b, 0): losses that ignore the teacher
+            t_out = torch.zeros(len(y), 0)
         if not self.terms:
-            return self.main(student(x), t_logits, y, **self.main_params)
+            return self._response(self.task.forward(student, x), t_out, y)
         s_feats = self._student(student, x)
-        value = self.main(s_feats[""], t_logits, y, **self.main_params)
+        value = self._response(s_feats[""], t_out, y)
         for (t, loss), adapter in zip(self.terms, self.adapters):
             s, te = adapter(s_feats[t.student_layer or ""]), teacher_out[t.teacher_layer or ""]
             value = value + t.weight * (loss(s, te, y, **t.params) if loss.uses_labels else loss(s, te, **t.params))

@@ -1,44 +1,50 @@
-"""Distillation stage: data → teacher (cached) → three students, all reported side by side.
+"""Distillation stage: data → teacher (cached) → the task's students, all reported side by side.
 
+The task (tasks/) names the students. classify:
     scratch              hard labels only (cross-entropy)              — the baseline
-    distilled            Hinton KD on the labelled set
-    distilled_transfer   Hinton KD on labelled + unlabelled transfer set — the student we ship
+    distilled            the response loss (Hinton KD) on the labelled set
+    distilled_transfer   the same on labelled + unlabelled transfer rows — the student we ship
+lm: scratch, word (word-level KD), sequence (cross-entropy on text the teacher wrote);
+embed: distilled, distilled_transfer. Every student starts from the same initial weights.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..artifacts import Artifact, receipt
+from ..artifacts import Artifact, atomic_write_text, receipt
 from ..data import Dataset, load_dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, InputFileError
 from ..models import build_model, count_params, save_weights
+from ..tasks import Task, get_task, runs_for
 from .cache import LiveOutputs, Stored, teacher_hash, teacher_outputs
 from .ddp import SINGLE, Dist
 from .features import check_layer
 from .objective import Term
+from .rows import Rows, with_transfer
 from .teacher import teacher_probe, teacher_tensors, train_or_load_teacher
-from .train import TrainResult, fit, predict_logits, with_transfer
-
-SHIPPED = "distilled_transfer"
+from .train import TrainResult, fit, predict
 
 
 @dataclass(frozen=True)
 class Trained:
     """Everything later stages need from training."""
 
+    task: Task
     dataset: Dataset
     teacher: torch.nn.Module  # eval mode
     teacher_result: TrainResult
     teacher_cached: bool
-    student: torch.nn.Module  # the shipped student (distilled + transfer), eval mode
-    students: dict[str, TrainResult]  # scratch / distilled / distilled_transfer
-    weights: dict[str, Artifact]  # safetensors receipts: "teacher" and each student run's name
-    test_logits: dict[str, np.ndarray]  # "teacher" / "student" → (N_test, C): every later parity reference
+    shipped: str  # the run whose student ships (export.ship, else the task's)
+    student: torch.nn.Module  # that student, eval mode
+    students: dict[str, TrainResult]  # every run, by name
+    weights: dict[str, Artifact]  # safetensors receipts: "teacher", each student run's name, extra files
+    test_outputs: dict[str, np.ndarray]  # "teacher" / "student" → primary outputs on the test rows: parity refs
+    references: dict  # the eval set's reference arrays for the test rows (tasks/metrics.py)
 
 
 def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, source: str | None = None,
@@ -49,45 +55,87 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     With several ranks (`dist`) the students train data-parallel and only rank 0 writes (`out`
     may be None elsewhere); rank 0 trains or loads the teacher first, the others then read it.
     """
+    task = get_task(recipe.task)
     ds = _first_on_main(dist, lambda: load_dataset(recipe.data, cache_dir))  # one rank generates and caches
+    ds = fit_task(task, recipe, ds)
     terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
-    reporter.info(f"data: {ds.name} train {len(ds.x_train)}, test {len(ds.x_test)}, "
-                  f"unlabelled transfer {len(ds.x_unlabeled)}")
+    reporter.info(f"data: {ds.name} train {len(ds.y_train)}, test {len(ds.y_test)}, unlabelled transfer "
+                  f"{len(Rows(ds.x_unlabeled))} · task {task.name}: "
+                  + ", ".join(s.describe() for s in task.inputs(ds)) + " → "
+                  + ", ".join(s.describe() for s in task.outputs(ds)))
     x, y, x_test, y_test = tensors = teacher_tensors(ds)
     teacher, t_result, cached = _first_on_main(
-        dist, lambda: train_or_load_teacher(recipe, ds, tensors, cache_dir, reporter, checkpoints))
+        dist, lambda: train_or_load_teacher(recipe, ds, tensors, cache_dir, reporter, checkpoints, task))
+    t_test = predict(teacher, x_test, task).numpy()
+    refs = task.references(ds, t_test)
     # what a student checkpoint depends on: the recipe's training sections and the teacher's exact weights
     fingerprint = {**recipe.model_dump(mode="json", include={"seed", "data", "student", "distill"}),
                    "teacher_weights": teacher_hash(teacher)}
-    x_all, y_all = with_transfer(x, y, torch.from_numpy(ds.x_unlabeled))
-    out_all = _teacher_outputs(recipe, teacher, x_all, terms, ds.num_classes, cache_dir, reporter, dist)
-    kd, kd_params = recipe.distill.loss, recipe.distill.loss_params()
-    runs = {  # name → (inputs, labels, teacher outputs, loss, params, extra terms, train config)
-        "scratch": (x, y, None, "cross_entropy", {}, (), recipe.student.train),
-        "distilled": (x, y, out_all.head(len(x)),  # the labelled rows come first
-                       kd, kd_params, terms, recipe.student.train),
-        SHIPPED: (x_all, y_all, out_all, kd, kd_params, terms, recipe.student.transfer_train),
-    }
+    runs = runs_for(task, recipe)
+    transfer = any(r.rows == "labeled+transfer" for r in runs)
+    x_all, y_all = with_transfer(x, y, Rows(ds.x_unlabeled)) if transfer else (x, y)
+    out_all = None
+    if any(r.loss == "teacher" for r in runs):
+        out_all = _teacher_outputs(recipe, task, teacher, x_all, terms, ds.num_classes, cache_dir, reporter, dist)
     results, weights, models = {}, {}, {}
-    for name, (xs, ys, outputs, loss, params, extra, cfg) in runs.items():
-        torch.manual_seed(recipe.seed + 1)  # the same initial student weights for all three runs
+    for run in runs:
+        xs, ys, outputs = _rows_of(run, recipe, task, teacher, x, y, x_all, y_all, out_all, weights, out, dist)
+        kd = run.loss == "teacher"
+        torch.manual_seed(recipe.seed + 1)  # the same initial student weights for every run
         model = build_model(recipe.student, ds.input_shape, ds.num_classes)
-        results[name] = fit(model, xs, ys, cfg=cfg, loss=loss, loss_params=params, x_test=x_test, y_test=y_test,
-                            seed=recipe.seed + 1, label=f"student: {name}", reporter=reporter, outputs=outputs,
-                            terms=extra, dist=dist,
-                            checkpoints=checkpoints(f"student-{name}", fingerprint) if checkpoints else None)
-        models[name] = model.eval()
+        results[run.name] = fit(model, xs, ys, cfg=getattr(recipe.student, run.train),
+                                loss=recipe.distill.loss if kd else "cross_entropy",
+                                loss_params=recipe.distill.loss_params() if kd else {}, x_test=x_test, y_test=y_test,
+                                seed=recipe.seed + 1, label=f"student: {run.name}", reporter=reporter,
+                                outputs=outputs if kd else None, terms=terms if kd else (), dist=dist, task=task,
+                                refs=refs, checkpoints=checkpoints(f"student-{run.name}", fingerprint)
+                                if checkpoints else None)
+        models[run.name] = model.eval()
         if dist.is_main:
-            weights[name] = _save(model, out / f"student-{name}.safetensors", f"student-{name}.safetensors")
+            name = f"student-{run.name}.safetensors"
+            weights[run.name] = _save(model, out / name, name)
     if dist.is_main:
         weights["teacher"] = _save(teacher, out / "teacher.safetensors", "teacher.safetensors")
-    ratio = count_params(teacher) / count_params(models[SHIPPED])
-    reporter.info(f"teacher {t_result.test_accuracy:.2%} ({count_params(teacher):,} params) · students: "
-                  + ", ".join(f"{k} {r.test_accuracy:.2%}" for k, r in results.items())
-                  + f" ({count_params(models[SHIPPED]):,} params, {ratio:.0f}× fewer)")
-    x_test_logits = {"teacher": predict_logits(teacher, x_test).numpy(),
-                     "student": predict_logits(models[SHIPPED], x_test).numpy()}
-    return Trained(ds, teacher, t_result, cached, models[SHIPPED], results, weights, x_test_logits)
+    shipped = recipe.export.ship or task.shipped
+    ratio = count_params(teacher) / count_params(models[shipped])
+    reporter.info(f"teacher {task.summary(t_result.metrics)} ({count_params(teacher):,} params) · students: "
+                  + ", ".join(f"{k} {task.summary(r.metrics)}" for k, r in results.items())
+                  + f" ({count_params(models[shipped]):,} params, {ratio:.0f}× fewer)")
+    test_outputs = {"teacher": t_test, "student": predict(models[shipped], x_test, task).numpy()}
+    return Trained(task, ds, teacher, t_result, cached, shipped, models[shipped], results, weights, test_outputs,
+                   refs)
+
+
+def fit_task(task: Task, recipe, ds: Dataset) -> Dataset:
+    """Data the task can use: labels for classify, token ids for lm; embed learns the teacher's width."""
+    where = recipe.data.path or recipe.data.name
+    if task.name == "classify" and len(ds.y_train) and (ds.y_train < 0).all():
+        raise InputFileError(where, "no labels: task 'classify' trains on class ids", "add labels, or set "
+                             'task = "embed" to distil an embedding teacher without them')
+    if task.name == "lm" and any(a.dtype.kind not in "iu" for a in ds.x_train.values()):
+        raise ConfigError(recipe.name, "data.name", f"task 'lm' reads token ids; {recipe.data.name!r} gives "
+                          f"{', '.join(str(a.dtype) for a in ds.x_train.values())} inputs", 'use name = "pydoc_topics"')
+    if task.name == "embed":
+        with torch.no_grad():
+            probe = task.forward(teacher_probe(recipe, ds), Rows(ds.x_test).head(2))
+        ds = replace(ds, num_classes=int(probe.shape[-1]))  # the students' output width
+    return ds
+
+
+def _rows_of(run, recipe, task, teacher, x, y, x_all, y_all, out_all, weights, out, dist):
+    """(inputs, targets, teacher outputs) a student run trains on."""
+    if run.rows == "labeled":
+        return x, y, out_all.head(len(x)) if out_all is not None else None  # the labelled rows come first
+    if run.rows == "labeled+transfer":
+        return x_all, y_all, out_all
+    from ..tasks.lm import teacher_samples
+
+    d = recipe.distill
+    (name, ids), = x.arrays.items()
+    xs, ys = teacher_samples(teacher, ids, y, d.sequences, d.prompt_chars, d.sample_temperature, recipe.seed)
+    if dist.is_main and out is not None and recipe.data.name == "pydoc_topics":  # characters: readable as text
+        weights["samples"] = _write_samples(xs, ys, d.prompt_chars, out / "teacher-samples.txt")
+    return Rows({name: xs}), ys, None
 
 
 def _terms(recipe, ds, source: str) -> tuple[Term, ...]:
@@ -116,21 +164,33 @@ def _first_on_main(dist: Dist, make):
     return result if dist.is_main else make()
 
 
-def _teacher_outputs(recipe, teacher, x_all, terms, classes: int, cache_dir, reporter, dist: Dist = SINGLE):
+def _teacher_outputs(recipe, task, teacher, x_all, terms, classes: int, cache_dir, reporter, dist: Dist = SINGLE):
     """Where the students read the teacher's outputs: the cache, or the teacher run on every batch."""
     d = recipe.distill
     stored = Stored(tuple(dict.fromkeys(t.teacher_layer for t in terms if t.teacher_layer)), d.cache_dtype,
                     d.cache_top_k)
     augmented = [k for k, c in (("student.train", recipe.student.train),
-                                ("student.transfer_train", recipe.student.transfer_train)) if c.augment]
+                                ("student.transfer_train", recipe.student.transfer_train)) if c and c.augment]
     if d.teacher_outputs == "live" or augmented:  # recipe.py refuses "cache" with augmentation
         reason = f"inputs augmented on the fly ({', '.join(augmented)})" if augmented else "teacher_outputs = live"
         reporter.info(f"teacher outputs: computed live on every batch ({reason})")
-        return LiveOutputs(teacher, stored.layers)
-    return teacher_outputs(teacher, x_all, stored, classes, cache_dir, reporter=reporter, rank=dist.rank,
-                           world=dist.world, barrier=dist.barrier)  # each rank fills its share of the rows
+        return LiveOutputs(teacher, stored.layers, task)
+    preprocessing = "none" if task.name == "classify" else f"task={task.name}"  # how the teacher was called
+    return teacher_outputs(teacher, x_all, stored, classes, cache_dir, preprocessing, reporter=reporter,
+                           rank=dist.rank, world=dist.world, barrier=dist.barrier,
+                           task=task)  # each rank fills its share of the rows
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:
     save_weights(model, path)
     return receipt(name, path, "safetensors", "distill", params=count_params(model))
+
+
+def _write_samples(xs: torch.Tensor, ys: torch.Tensor, prompt: int, path: Path, shown: int = 20) -> Artifact:
+    """The first `shown` teacher samples as text: prompt in [brackets], then what the teacher wrote."""
+    from ..data.pydoc import decode
+
+    rows = torch.cat([xs[:shown], ys[:shown, -1:]], dim=1)  # (s, T + 1)
+    parts = [f"--- sample {i} ---\n[{decode(r[:prompt])}]{decode(r[prompt:])}" for i, r in enumerate(rows)]
+    atomic_write_text(path, "\n".join(parts) + "\n")
+    return receipt(path.name, path, "text", "distill.teacher_samples", samples=len(xs), shown=min(shown, len(xs)))

@@ -22,7 +22,10 @@ from ..artifacts import atomic_write_text
 from ..cache import code_version, content_key
 from ..models import build_model, count_params, save_weights
 from ..models.teachers import check_on_data, load_pretrained
-from .train import TrainResult, accuracy, fit
+from ..tasks import get_task
+from ..tasks.metrics import evaluate as score
+from .rows import Rows
+from .train import TrainResult, evaluate, fit, predict
 
 
 def teacher_key(recipe, data_hash: str) -> str:
@@ -42,11 +45,13 @@ def teacher_probe(recipe, ds) -> torch.nn.Module:
     return load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
 
 
-def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter, checkpoints=None):
+def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter, checkpoints=None, task=None):
     """Return (teacher in eval mode, TrainResult, cached: bool)."""
+    task = task or get_task(recipe.task)
     if recipe.teacher.source != "train":
-        return _pretrained(recipe, ds, tensors, reporter)
+        return _pretrained(recipe, ds, tensors, reporter, task)
     x, y, x_test, y_test = tensors
+    refs = {"y": ds.y_test}
     torch.manual_seed(recipe.seed)  # initial weights depend on the recipe's seed only
     model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
     key = teacher_key(recipe, ds.content_hash(labeled_only=True))
@@ -55,15 +60,14 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter,
         model.load_state_dict(load_file(folder / "teacher.safetensors"))
         model.eval()
         stored = json.loads((folder / "result.json").read_text())
-        result = TrainResult(**{**stored, "test_accuracy": accuracy(model, x_test, y_test)})
-        reporter.info(f"teacher: reused from cache {folder} (key {key[:12]}, "
-                      f"test accuracy {result.test_accuracy:.2%})")
+        result = TrainResult(**{**stored, "metrics": evaluate(model, x_test, refs, task)})  # measured again, here
+        reporter.info(f"teacher: reused from cache {folder} (key {key[:12]}, test {task.summary(result.metrics)})")
         return model, result, True
     ckpt = checkpoints("teacher", {"key": key, "teacher": recipe.teacher.model_dump(mode="json"),
                                    "seed": recipe.seed}) if checkpoints else None
     result = fit(model, x, y, cfg=recipe.teacher.train, loss="cross_entropy", loss_params={},
                  x_test=x_test, y_test=y_test, seed=recipe.seed, label="teacher", reporter=reporter,
-                 checkpoints=ckpt)
+                 checkpoints=ckpt, task=task, refs=refs)
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
         save_weights(model, folder / "teacher.safetensors")
@@ -72,22 +76,25 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter,
     return model.eval(), result, False
 
 
-def _pretrained(recipe, ds, tensors, reporter):
-    """Load the recipe's pretrained teacher, check it on the data and measure its test accuracy."""
+def _pretrained(recipe, ds, tensors, reporter, task):
+    """Load the recipe's pretrained teacher, check it on the data and measure it on the test set."""
     cfg = recipe.teacher
     start = time.perf_counter()
     model = load_pretrained(cfg, ds.input_shape, ds.num_classes)
-    check_on_data(model, ds.x_test, ds.num_classes, cfg.path or cfg.factory)
-    _, _, x_test, y_test = tensors
-    acc = accuracy(model, x_test, y_test)
+    check_on_data(model, ds, task, cfg.path or cfg.factory)
+    _, _, x_test, _ = tensors
+    out = predict(model, x_test, task).numpy()
+    # the teacher against itself (agreement, cosine, neighbour overlap) says nothing: only labels and ratings
+    metrics = {k: v for k, (v, _) in score(task.name, out, task.references(ds, out)).items()
+               if k not in ("agreement", "cosine", "nn_overlap")}
     # not trained here: no epochs or steps; `seconds` is what loading and evaluating took
-    result = TrainResult("teacher", acc, count_params(model), 0, 0, 0, time.perf_counter() - start, float("nan"))
+    result = TrainResult("teacher", metrics, count_params(model), 0, 0, 0, time.perf_counter() - start,
+                         float("nan"))
     reporter.info(f"teacher: {cfg.source} {cfg.path or cfg.factory} (loaded, not trained; "
-                  f"test accuracy {acc:.2%})")
+                  f"test {task.summary(metrics)})")
     return model, result, False
 
 
 def teacher_tensors(ds):
-    """Torch views of the labelled arrays: (x_train, y_train, x_test, y_test)."""
-    return (torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train),
-            torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test))
+    """The labelled splits as training reads them: (Rows x_train, y_train, Rows x_test, y_test)."""
+    return (Rows(ds.x_train), torch.from_numpy(ds.y_train), Rows(ds.x_test), torch.from_numpy(ds.y_test))

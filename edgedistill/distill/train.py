@@ -16,11 +16,14 @@ import torch
 
 from ..models import count_params
 from ..progress import Reporter
+from ..tasks import get_task
 from . import augment
 from .checkpoint import Checkpointer, Position
 from .ddp import SINGLE, Dist
-from .losses import UNLABELED
 from .objective import Objective
+from .rows import Rows
+
+CLASSIFY = get_task("classify")
 
 
 @dataclass(frozen=True)
@@ -28,13 +31,18 @@ class TrainResult:
     """What one training run achieved; figures are measured on this host."""
 
     label: str
-    test_accuracy: float  # fraction in [0, 1], torch eval on the test set
+    metrics: dict  # the task's metrics of the torch model on the test set, e.g. {"accuracy": 97.8} (%)
     params: int
     epochs: int
     steps: int
     examples: int  # per epoch, labelled + unlabelled
     seconds: float
     final_loss: float
+
+    @property
+    def test_accuracy(self) -> float:
+        """Top-1 test accuracy as a fraction (classify; NaN for tasks without one)."""
+        return self.metrics.get("accuracy", float("nan")) / 100
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -45,18 +53,32 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-    """Eval-mode logits (N, C) in batches; restores the model's train/eval mode afterwards."""
+def predict(model: torch.nn.Module, x, task=CLASSIFY, batch: int = 1024) -> torch.Tensor:
+    """Eval-mode primary outputs (N, ...) of `model` on rows `x`, in batches; restores train/eval mode."""
+    rows = x if isinstance(x, Rows) else Rows(x)
     was_training = model.training
     model.eval()
-    out = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    out = torch.cat([task.forward(model, rows.take(slice(i, i + batch))) for i in range(0, len(rows), batch)])
     model.train(was_training)
     return out
 
 
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def predict_logits(model: torch.nn.Module, x, batch: int = 1024) -> torch.Tensor:
+    """Eval-mode logits (N, C) of a classifier (single input)."""
+    return predict(model, x, CLASSIFY, batch)
+
+
+def evaluate(model, x, refs: dict, task=CLASSIFY) -> dict[str, float]:
+    """The task's metrics (tasks/metrics.py) of the torch model on rows `x` against `refs`."""
+    from ..tasks.metrics import evaluate as score
+
+    out = predict(model, x, task).numpy()
+    return {k: v for k, (v, _unit) in score(task.name, out, refs).items()}
+
+
+def accuracy(model: torch.nn.Module, x, y: torch.Tensor) -> float:
     """Top-1 accuracy as a fraction."""
-    return (predict_logits(model, x).argmax(1) == y).double().mean().item()  # float64: exact like numpy's
+    return evaluate(model, x, {"y": y.numpy()})["accuracy"] / 100
 
 
 class _Step(torch.nn.Module):
@@ -72,19 +94,24 @@ class _Step(torch.nn.Module):
 
 def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed: int,
         label: str, reporter: Reporter, outputs=None, terms=(),
-        checkpoints: Checkpointer | None = None, dist: Dist = SINGLE) -> TrainResult:
-    """Train `model` in place on (x, y); y == UNLABELED marks transfer rows.
+        checkpoints: Checkpointer | None = None, dist: Dist = SINGLE, task=CLASSIFY, refs=None) -> TrainResult:
+    """Train `model` in place on (x, y); y == UNLABELED marks transfer rows (or positions).
 
-    x: (N, …) inputs; y: (N,) int64; `outputs` gives the teacher's outputs of rows (None: no
-    teacher). AdamW + one-cycle LR; `cfg.augment` transforms each batch on the fly.
-    `terms` (objective.Term) add weighted feature/relation/embedding losses.
-    `checkpoints` saves every few steps and, when resuming, restores the exact state first.
-    With several ranks (`dist`), each trains on its slice of every global batch (distill/ddp.py).
+    x: Rows (or one tensor / a dict of named tensors) of N rows; y: (N,) or (N, T) int64; `outputs`
+    gives the teacher's outputs of rows (None: no teacher). AdamW + one-cycle LR; `cfg.augment`
+    transforms each batch's float inputs on the fly. `terms` (objective.Term) add weighted
+    feature/relation/embedding losses. `checkpoints` saves every few steps and, when resuming,
+    restores the exact state first. With several ranks (`dist`), each trains on its slice of every
+    global batch (distill/ddp.py). `refs`: the test references the task's metrics read (default
+    {"y": y_test}); the progress line shows the task's headline metric.
     """
+    x, x_test = (v if isinstance(v, Rows) else Rows(v) for v in (x, x_test))
+    refs = refs if refs is not None else {"y": y_test.numpy()}
     gen = seed_everything(seed)
     probe = torch.arange(min(64, len(x)))
-    objective = Objective(loss, loss_params, terms, model, x[probe],  # adapters, if any, live here
-                          outputs.take(probe, x[probe]) if terms else None)
+    xp = x.take(probe)
+    objective = Objective(loss, loss_params, terms, model, xp,  # adapters, if any, live here
+                          outputs.take(probe, xp) if terms else None, task)
     n, bs = len(x), cfg.batch_size
     steps_per_epoch = (n + bs - 1) // bs
     params = list(model.parameters()) + list(objective.parameters())  # student + adapters
@@ -96,7 +123,7 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
     saving = checkpoints is not None and dist.is_main  # other ranks only read checkpoints, to resume
     train_step = dist.wrap(_Step(model, objective))  # DDP (several ranks) syncs gradients in backward
     start, last = time.perf_counter(), float("nan")
-    with reporter.task(label, cfg.epochs) as advance:
+    with reporter.task(label, cfg.epochs, done=first_epoch) as advance:  # a resumed run starts where it stood
         for epoch in range(first_epoch, cfg.epochs):
             model.train()
             resumed = at is not None and epoch == at.epoch
@@ -104,7 +131,7 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
             total = at.total if resumed else 0.0
             for i in range(at.offset if resumed else 0, n, bs):
                 idx = dist.shard(order[i:i + bs])  # this rank's rows of the global batch
-                xb = augment.apply(x[idx], cfg.augment)  # (b, …); the same rows as the teacher's outputs
+                xb = augment.batch(x.take(idx), cfg.augment)  # {name: (b, …)}; the rows the teacher's outputs are of
                 value = train_step(xb, y[idx], outputs.take(idx, xb) if outputs else {})
                 opt.zero_grad(set_to_none=True)
                 value.backward()
@@ -116,16 +143,11 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
                     checkpoints.save(Position(step, epoch, i + bs, order, total), model, objective, opt, sched, gen)
             dist.broadcast_buffers(model)  # every rank evaluates (and rank 0 saves) the same BatchNorm statistics
             last = dist.sum(total)[0] / n  # every rank's rows (a resumed epoch counts rank 0's earlier ones)
-            advance(epoch=epoch + 1, loss=last, test_acc=accuracy(model, x_test, y_test))
+            shown = evaluate(model, x_test, refs, task).get(task.headline, float("nan"))
+            advance(epoch=epoch + 1, loss=last, **{f"test_{task.headline}": shown})
     if saving and not checkpoints.due(step) and (at is None or at.step != step):
         # the finished state too: resuming a later stage then skips this one instead of retraining it
         checkpoints.save(Position(step, cfg.epochs - 1, n, order, total), model, objective, opt, sched, gen)
     model.eval()
-    return TrainResult(label, accuracy(model, x_test, y_test), count_params(model),
+    return TrainResult(label, evaluate(model, x_test, refs, task), count_params(model),
                        cfg.epochs, cfg.epochs * steps_per_epoch, n, time.perf_counter() - start, last)
-
-
-def with_transfer(x, y, x_unlabeled):
-    """Append unlabelled rows (label UNLABELED) to a labelled set: (x ∥ x_u, y ∥ −1)."""
-    y_u = torch.full((len(x_unlabeled),), UNLABELED, dtype=y.dtype)
-    return torch.cat([x, x_unlabeled]), torch.cat([y, y_u])

@@ -19,7 +19,7 @@ import torch
 from ..errors import StageError
 from ..progress import silenced
 
-INPUT, OUTPUT = "input", "logits"
+INPUT, OUTPUT = "input", "logits"  # a classifier's names; other tasks name theirs (tasks/)
 
 
 def _quiet():
@@ -27,8 +27,12 @@ def _quiet():
     return silenced(TQDM_DISABLE="1")
 
 
-def export_coreml(model: torch.nn.Module, input_shape, path: Path, preset, metadata: dict) -> dict:
-    """Trace, convert and save an .mlpackage at `path` (written beside, then renamed); return validate()."""
+def export_coreml(model: torch.nn.Module, sig, path: Path, preset, metadata: dict) -> dict:
+    """Trace, convert and save an .mlpackage at `path` (written beside, then renamed); return validate().
+
+    Takes one float input (the task signature's first), named as the signature names it."""
+    (inp,), out_name = sig.inputs, sig.outputs[0].name
+    input_shape = tuple(inp.example)
     import warnings
 
     with _quiet(), warnings.catch_warnings():
@@ -41,8 +45,8 @@ def export_coreml(model: torch.nn.Module, input_shape, path: Path, preset, metad
         precision = ct.precision.FLOAT16 if preset.precision == "fp16" else ct.precision.FLOAT32
         try:
             ml = ct.convert(traced, convert_to="mlprogram", minimum_deployment_target=target,
-                            inputs=[ct.TensorType(name=INPUT, shape=(batch, *input_shape), dtype=np.float32)],
-                            outputs=[ct.TensorType(name=OUTPUT, dtype=np.float32)],
+                            inputs=[ct.TensorType(name=inp.name, shape=(batch, *input_shape), dtype=np.float32)],
+                            outputs=[ct.TensorType(name=out_name, dtype=np.float32)],
                             compute_precision=precision)
         except Exception as exc:
             raise StageError(f"Core ML conversion of {path.name} failed: {exc}") from exc
@@ -55,10 +59,10 @@ def export_coreml(model: torch.nn.Module, input_shape, path: Path, preset, metad
         shutil.rmtree(tmp, ignore_errors=True)
         ml.save(str(tmp))
         os.replace(tmp, path)
-    return validate(path)
+    return validate(path, [inp.name], [out_name])
 
 
-def validate(path: Path) -> dict:
+def validate(path: Path, want_inputs=None, want_outputs=None) -> dict:
     """Reload a saved .mlpackage: interface, op types, weight bytes. Raises StageError if malformed."""
     with _quiet():
         import coremltools as ct
@@ -75,8 +79,9 @@ def validate(path: Path) -> dict:
     inputs, outputs = [i.name for i in spec.description.input], [o.name for o in spec.description.output]
     weight_bytes = weights.stat().st_size if weights.exists() else 0
     problems = []
-    if inputs != [INPUT] or outputs != [OUTPUT]:
-        problems.append(f"interface {inputs} → {outputs}, expected ['{INPUT}'] → ['{OUTPUT}']")
+    want_inputs, want_outputs = want_inputs or inputs, want_outputs or outputs  # a compressed copy: as it is
+    if inputs != list(want_inputs) or outputs != list(want_outputs) or len(inputs) != 1 or len(outputs) != 1:
+        problems.append(f"interface {inputs} → {outputs}, expected {list(want_inputs)} → {list(want_outputs)}")
     if not {"conv", "linear", "matmul"} & set(ops):
         problems.append(f"no conv/linear/matmul among ops {sorted(ops)}")
     if weight_bytes == 0:
@@ -102,4 +107,6 @@ def coreml_logits(path: Path, x: np.ndarray) -> np.ndarray:
     import coremltools as ct
 
     ml = ct.models.MLModel(str(path))
-    return np.concatenate([ml.predict({INPUT: x[i:i + 1]})[OUTPUT] for i in range(len(x))])
+    spec = ml.get_spec().description
+    inp, out = spec.input[0].name, spec.output[0].name
+    return np.concatenate([ml.predict({inp: x[i:i + 1]})[out] for i in range(len(x))])

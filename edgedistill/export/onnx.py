@@ -18,35 +18,40 @@ import torch
 from ..artifacts import atomic_write_bytes
 from ..errors import StageError
 
-INPUT, OUTPUT = "input", "logits"
+
+def dynamic_shapes(sig) -> tuple[dict[int, object], ...]:
+    """torch.export dims for every input from the task's axes: a str axis is dynamic (batch 1 … 65536; any
+    other from 2 to the size seen in the data, e.g. a sequence up to the context), an int axis static."""
+    out = []
+    for spec in sig.inputs:
+        dims = {}
+        for i, axis in enumerate(spec.axes):
+            if isinstance(axis, str):
+                dims[i] = torch.export.Dim(axis, min=1, max=65536) if i == 0 else \
+                    torch.export.Dim(f"{spec.name}_{axis}", min=2, max=max(2, spec.example[i - 1]))
+        out.append(dims)
+    return tuple(out)
 
 
-def dynamic_shapes(input_shape: tuple[int, ...], axes: tuple[str, ...]) -> dict[int, object]:
-    """torch.export dims for the input (batch, *input_shape) from a preset's `dynamic_axes`
-    (names by position, "" = static): ("batch",) → {0: Dim("batch")}; ("batch", "sequence") also
-    frees dim 1. Each dynamic dim is traced at size ≥ 2 so the exporter cannot specialise it to 1."""
-    dims = {}
-    for i, name in enumerate(axes):
-        if name:
-            dims[i] = torch.export.Dim(name, min=1, max=65536) if i == 0 else torch.export.Dim(name, min=2, max=65536)
-    return dims
-
-
-def export_onnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path, opset: int,
-                axes: tuple[str, ...] = ("batch",)) -> dict:
-    """Write `model` to `path`; return metadata (opset, op counts). Raises StageError on failure."""
+def export_onnx(model: torch.nn.Module, sig, path: Path, opset: int) -> dict:
+    """Write `model` to `path` with the task's named inputs/outputs and dynamic axes; return metadata
+    (opset, op counts). Raises StageError on failure."""
     path = Path(path)
     model = model.eval()
-    example = torch.zeros(2, *input_shape)  # batch 2, so the batch dim cannot be specialised to 1
+    example = sig.example(2)  # batch 2, so the batch dim cannot be specialised to 1
+    dims = dynamic_shapes(sig)
+    # one input positionally; several by keyword, as Task.call feeds them (Hugging Face models take keywords)
+    args, kwargs = (tuple(example.values()), None) if len(example) == 1 else ((), example)
+    shapes = dims if kwargs is None else dict(zip(example, dims))
     log = io.StringIO()
     exporter_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" chatter
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                              opset_version=opset, dynamo=True, external_data=False,
-                              dynamic_shapes=(dynamic_shapes(input_shape, axes),), optimize=True)
+            torch.onnx.export(model, args, str(path), kwargs=kwargs, input_names=[s.name for s in sig.inputs],
+                              output_names=[s.name for s in sig.outputs], opset_version=opset, dynamo=True,
+                              external_data=False, dynamic_shapes=shapes, optimize=True)
     except Exception as exc:  # the exporter's own message is long; keep its first line
         raise StageError(f"ONNX export of {path.name} failed: {str(exc).splitlines()[0]}") from exc
     finally:

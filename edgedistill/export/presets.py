@@ -2,7 +2,7 @@
 
 A preset says everything about one shipped file: format (onnx, ort, coreml), opset or Core ML
 deployment target, precision, how it is quantized (scheme, calibration, per-channel, nodes kept
-in float), its dynamic axes, and the per-precision parity tolerances it must meet against the
+in float), and the per-precision parity tolerances it must meet against the
 torch student. Users add their own preset by passing a path to a TOML file with the same schema.
 This module imports no torch: `edgedistill presets` lists them instantly.
 """
@@ -59,9 +59,6 @@ class Preset(Frozen):
     precision: Literal["fp32", "fp16", "int8", "int4"]
     opset: Annotated[int, Field(ge=13)] | None = None  # ONNX / ORT only
     minimum_deployment_target: str | None = None  # Core ML only, e.g. "iOS16"
-    # input dims by position: "batch" → a named dynamic axis, "" → static. A sequence model
-    # writes ["batch", "sequence"]. The exporter derives the output's dynamic dims itself.
-    dynamic_axes: tuple[str, ...] = ("batch",)
     keep_io_types: bool = True  # fp16 files keep float32 inputs/outputs
     # offline onnxruntime graph optimisation ("basic" is hardware-independent): kept only when
     # it measurably shortens session creation, and the receipt says which was kept

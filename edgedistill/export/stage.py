@@ -25,12 +25,11 @@ class Exported:
     parity: dict[str, dict]
 
 
-def _onnx(model, input_shape, path: Path, preset, metadata: dict) -> dict:
+def _onnx(model, sig, path: Path, preset, metadata: dict) -> dict:
     from .onnx import describe, export_onnx
 
     write = getattr(model, "write_onnx", None)  # a pretrained ONNX / TorchScript teacher writes its own file
-    meta = write(path, preset.opset) if write else export_onnx(model, input_shape, path, preset.opset,
-                                                               preset.dynamic_axes)
+    meta = write(path, preset.opset) if write else export_onnx(model, sig, path, preset.opset)
     if preset.optimization == "basic":
         from .ortfiles import optimize_offline
 
@@ -38,13 +37,14 @@ def _onnx(model, input_shape, path: Path, preset, metadata: dict) -> dict:
     return meta
 
 
-def _coreml(model, input_shape, path: Path, preset, metadata: dict) -> dict:
+def _coreml(model, sig, path: Path, preset, metadata: dict) -> dict:
     from .coreml import export_coreml
 
-    return export_coreml(model, input_shape, path, preset, metadata)
+    return export_coreml(model, sig, path, preset, metadata)
 
 
-# format → exporter(model, input_shape, path, preset, metadata) -> receipt metadata
+# format → exporter(model, signature (tasks.Signature: named inputs/outputs), path, preset, metadata)
+#          -> receipt metadata. Plugins add formats through the `edgedistill.exporters` entry points.
 EXPORTERS: Registry = Registry("exporter", plugin_group="edgedistill.exporters")
 EXPORTERS.register("onnx", _onnx)
 EXPORTERS.register("coreml", _coreml)
@@ -56,16 +56,16 @@ def package_metadata(recipe, num_classes: int) -> dict:
 
     return {"author": recipe.export.author, "license": recipe.export.license,
             "version": recipe.export.version or __version__, "recipe": recipe.name,
-            "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student (logits)",
-            "classes": json.dumps([str(i) for i in range(num_classes)])}
+            "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student ({recipe.task})",
+            "classes": json.dumps([str(i) for i in range(num_classes)] if recipe.task == "classify" else [])}
 
 
 def export_all(recipe, trained, out: Path, reporter) -> Exported:
     """Write the teacher's fp32 ONNX file and every float preset's file for the shipped student."""
-    from ..distill.stage import SHIPPED
     from ..models import count_params
 
-    ds = trained.dataset
+    ds, task = trained.dataset, trained.task
+    sig = task.signature(ds)
     fp32 = load_preset("onnx-fp32")
     student_presets = [fp32] + [p for p in map(load_preset, recipe.export.presets)
                                 if not p.derived and p.artifact_name("student") != fp32.artifact_name("student")]
@@ -75,11 +75,13 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
     with reporter.task("export", len(jobs)) as advance:
         for role, model, preset in jobs:
             name = preset.artifact_name(role)
-            meta = EXPORTERS.get(preset.format)(model, ds.input_shape, out / name, preset, metadata)
-            source = trained.weights["teacher" if role == "teacher" else SHIPPED].name
+            meta = EXPORTERS.get(preset.format)(model, sig, out / name, preset, metadata)
+            source = trained.weights["teacher" if role == "teacher" else trained.shipped].name
             artifacts[name] = receipt(name, out / name, preset.format, f"export.{preset.format}", [source],
-                                      preset=preset.name, params=count_params(model), **meta)
-            checks[name] = parity.check_file(preset, name, out / name, trained.test_logits[role], ds.x_test,
-                                             ds.y_test)
+                                      preset=preset.name, params=count_params(model), task=task.name,
+                                      signature={"inputs": [s.describe() for s in sig.inputs],
+                                                 "outputs": [s.describe() for s in sig.outputs]}, **meta)
+            checks[name] = parity.check_file(preset, name, out / name, trained.test_outputs[role], ds.x_test,
+                                             ds.y_test, classes=task.name != "embed")
             advance(file=name)
     return Exported(artifacts, checks)

@@ -1,7 +1,8 @@
 """`edgedistill export CHECKPOINT --preset NAME`: one student, one preset (or `auto`), no pipeline.
 
 CHECKPOINT is either a run folder written by `edgedistill run` (its report.json names the
-recipe; the shipped student is `student-distilled_transfer.safetensors`, the teacher
+recipe; the shipped student is `student-<run>.safetensors` (the task's shipped run, e.g.
+`student-distilled_transfer.safetensors`), the teacher
 `teacher.safetensors`) or a student `.safetensors` file plus `--recipe` for its architecture and
 data. Weights are read with safetensors only: nothing is ever unpickled.
 """
@@ -17,9 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import make_folder, raise_unusable
-from ..errors import InputFileError, StageError, UsageError
-
-STUDENT_FILE = "student-distilled_transfer.safetensors"
+from ..errors import InputFileError, ParityError, StageError, UsageError
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class Checkpoint:
     """A trained student (and, from a run folder, its teacher) with the recipe that made it."""
 
     recipe: object
+    task: object  # tasks.Task
     student: object  # torch.nn.Module, eval mode
     teacher: object | None
     dataset: object
@@ -66,7 +66,7 @@ def stored_recipe(run: Path, trust_run: bool):
     can come from someone else's branch, and importing what it names would run their code."""
     from .. import config
     from ..recipe import Recipe
-    from ..standalone import read_report
+    from ..release.runfolder import read_report
 
     where = str(run / "report.json")
     rep = read_report(run)
@@ -86,13 +86,15 @@ def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = 
                     trust_run: bool = False) -> Checkpoint:
     """A run folder (its stored recipe, or `recipe_arg` when given), or a student .safetensors with `recipe_arg`."""
     from ..data import load_dataset
+    from ..distill.stage import fit_task
     from ..recipe import load_recipe
     from ..resources import default_cache_dir
+    from ..tasks import get_task
 
     path = Path(checkpoint)
     if path.is_dir():
         recipe = load_recipe(recipe_arg)[0] if recipe_arg is not None else stored_recipe(path, trust_run)
-        student_path, teacher_path = path / STUDENT_FILE, path / "teacher.safetensors"
+        student_path, teacher_path = path / student_file(recipe), path / "teacher.safetensors"
     elif path.suffix == ".safetensors":
         if recipe_arg is None:
             raise UsageError(f"{path}: a .safetensors checkpoint needs --recipe (the recipe it was trained with)")
@@ -103,22 +105,28 @@ def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = 
                              "pass a folder written by `edgedistill run`, or student weights with --recipe")
     if not student_path.is_file():
         raise InputFileError(str(student_path), "no such file", "pass a complete run folder")
-    ds = load_dataset(recipe.data, cache_dir or default_cache_dir())
+    task = get_task(recipe.task)
+    ds = fit_task(task, recipe, load_dataset(recipe.data, cache_dir or default_cache_dir()))
     if recipe.teacher.source != "train":  # a pretrained teacher: load it from where the recipe names it
         from ..models.teachers import load_pretrained
 
         teacher = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
     else:
         teacher = _load(recipe.teacher, teacher_path, ds) if teacher_path and teacher_path.is_file() else None
-    return Checkpoint(recipe, _load(recipe.student, student_path, ds), teacher, ds, path)
+    return Checkpoint(recipe, task, _load(recipe.student, student_path, ds), teacher, ds, path)
 
 
-def _reference(model, x: np.ndarray) -> np.ndarray:
-    import torch
+def student_file(recipe) -> str:
+    """The shipped student's weights in a run folder: student-<run>.safetensors."""
+    from ..tasks import get_task
 
-    from ..distill.train import predict_logits
+    return f"student-{recipe.export.ship or get_task(recipe.task).shipped}.safetensors"
 
-    return predict_logits(model, torch.from_numpy(x)).numpy()
+
+def _reference(model, x, task) -> np.ndarray:
+    from ..distill.train import predict
+
+    return predict(model, x, task).numpy()
 
 
 def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool = False,
@@ -131,31 +139,32 @@ def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool
     from .presets import load_preset
     from .stage import EXPORTERS, package_metadata
 
-    ds, model = ck.dataset, ck.student
-    ref = _reference(model, ds.x_test)
+    ds, model, task = ck.dataset, ck.student, ck.task
+    sig, classes = task.signature(ds), task.name != "embed"
+    ref = _reference(model, ds.x_test, task)
     meta_pkg = package_metadata(ck.recipe, ds.num_classes)
     name = preset.artifact_name("student")
     if not preset.derived:
-        meta = EXPORTERS.get(preset.format)(model, ds.input_shape, out / name, preset, meta_pkg)
-        checked = parity.check_file(preset, name, out / name, ref, ds.x_test, ds.y_test)
+        meta = EXPORTERS.get(preset.format)(model, sig, out / name, preset, meta_pkg)
+        checked = parity.check_file(preset, name, out / name, ref, ds.x_test, ds.y_test, classes)
     else:
         work.mkdir(parents=True, exist_ok=True)
         fp32 = work / "student-fp32.onnx"
         if not fp32.exists():
-            EXPORTERS.get("onnx")(model, ds.input_shape, fp32, load_preset("onnx-fp32"), meta_pkg)
+            EXPORTERS.get("onnx")(model, sig, fp32, load_preset("onnx-fp32"), meta_pkg)
 
         def coreml_fp16() -> Path:
             pkg = work / "student-fp16.mlpackage"
             if not pkg.exists():
-                EXPORTERS.get("coreml")(model, ds.input_shape, pkg, load_preset("coreml-fp16"), meta_pkg)
+                EXPORTERS.get("coreml")(model, sig, pkg, load_preset("coreml-fp16"), meta_pkg)
             return pkg
 
-        s = Sources(fp32, coreml_fp16, ds.x_train, ds.x_test, ds.y_test, ref)
+        s = Sources(fp32, coreml_fp16, ds.x_train, ds.x_test, ds.y_test, ref, classes)
         try:
             meta, checked = derive(preset, name, out, s, auto_exclude=auto_exclude)
         except StageError as exc:
             if not (qat_epochs and preset.format == "onnx" and preset.quantization.mode == "static"
-                    and hasattr(exc, "parity")):
+                    and hasattr(exc, "parity") and task.name == "classify"):  # QAT + KD: classifiers
                 raise
             meta, checked = _recover_with_qat(ck, preset, out / name, ref, qat_epochs, exc)
     art = receipt(name, out / name, preset.format, "export.standalone", [str(ck.source)], preset=preset.name, **meta)
@@ -174,7 +183,7 @@ def _recover_with_qat(ck: Checkpoint, preset, dst: Path, ref, epochs: int, ptq_e
     # QAT changes the model on purpose: the file is held to the preset's tolerance against the
     # fine-tuned model it was exported from, and its accuracy drop against the original student
     got = parity.onnx_logits(dst, ds.x_test)
-    result = parity.compare(_reference(model, ds.x_test), got, ds.y_test)
+    result = parity.compare(_reference(model, ds.x_test, ck.task), got, ds.y_test)
     result = replace(result, reference_accuracy=float((ref.argmax(1) == ds.y_test).mean()))
     meta["ptq"] = {"parity": ptq_error.parity, "error": str(ptq_error)}
     meta["vs_original_student"] = parity.compare(ref, got, ds.y_test).to_json("onnxruntime CPU")
@@ -190,9 +199,14 @@ def auto_candidates() -> list:
     return [p for p in presets if p.format != "coreml" or sys.platform == "darwin"]
 
 
-def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exclude: bool = False) -> dict:
-    """Make every candidate, then keep the smallest file whose accuracy drop vs the fp32 student is
-    at most `max_drop` percentage points; every attempt is recorded, smallest first."""
+def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exclude: bool = False,
+                by: str | None = None) -> dict:
+    """Make every candidate, then keep the best by `by` (size, brotli_size or p50_ms; default from the
+    recipe's first device) among files whose accuracy drop vs the fp32 student is at most `max_drop` pp."""
+    from .ranking import default_criterion, rank_value
+
+    device = ck.recipe.bench.devices[0]
+    by, why = (by, "asked with --by") if by else default_criterion(device)
     attempts = []
     for preset in auto_candidates():
         trial = work / f"auto-{preset.name}"
@@ -204,11 +218,12 @@ def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exc
                              "error": str(exc)})
             continue
         drop = rec["parity"]["accuracy_drop"]["value"]
+        value = rank_value(by, trial / rec["artifact"]["name"], device)
         attempts.append({"preset": preset.name, "bytes": rec["artifact"]["bytes"], "accuracy_drop_pp": drop,
-                         "within": drop <= max_drop, "kept": False, "record": rec, "dir": trial})
-    ok = sorted((a for a in attempts if a.get("within")), key=lambda a: a["bytes"])
+                         "within": drop <= max_drop, "kept": False, "record": rec, "dir": trial, by: value})
+    ok = sorted((a for a in attempts if a.get("within") and a[by] is not None), key=lambda a: a[by])
     if not ok:
-        raise StageError(f"no preset keeps the accuracy drop within {max_drop} pp: "
+        raise ParityError(f"no preset keeps the accuracy drop within {max_drop} pp: "
                          + "; ".join(f"{a['preset']} {a.get('accuracy_drop_pp')}" for a in attempts))
     best = ok[0]
     best["kept"] = True
@@ -216,8 +231,9 @@ def export_auto(ck: Checkpoint, out: Path, work: Path, max_drop: float, auto_exc
     _move(best["dir"] / name, out / name)
     skipped = [] if sys.platform == "darwin" else ["coreml-* (Core ML predicts only on macOS: accuracy not "
                                                    "measurable on this host)"]
-    ordered = sorted(attempts, key=lambda a: (a["bytes"] is None, a["bytes"] or 0))
-    return {"preset": "auto", "max_drop_pp": max_drop, "chosen": best["preset"], "artifact": best["record"]["artifact"],
+    ordered = sorted(attempts, key=lambda a: (a.get(by) is None, a.get(by) or 0))
+    return {"preset": "auto", "max_drop_pp": max_drop, "by": by, "by_reason": why, "device": device,
+            "chosen": best["preset"], "artifact": best["record"]["artifact"],
             "parity": best["record"]["parity"], "not_tried": skipped,
             "attempts": [{k: v for k, v in a.items() if k not in ("record", "dir")} for a in ordered]}
 
@@ -230,7 +246,7 @@ def _move(src: Path, dst: Path) -> None:
 
 def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=None, force: bool = False,
                auto_exclude: bool = False, max_drop: float = 0.5, cache_dir: Path | None = None,
-               qat_epochs: int = 0, trust_run: bool = False) -> dict:
+               qat_epochs: int = 0, trust_run: bool = False, by: str | None = None) -> dict:
     """The `export` command: load, export (one preset or auto), write export.json into `out`."""
     from ..artifacts import atomic_write_json
     from .presets import load_preset
@@ -246,7 +262,7 @@ def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=N
         staging = make_folder(f".{out.name}.partial-", out.parent)
         with tempfile.TemporaryDirectory() as tmp:
             if preset is None:
-                record = export_auto(ck, staging, Path(tmp), max_drop, auto_exclude)
+                record = export_auto(ck, staging, Path(tmp), max_drop, auto_exclude, by)
             else:
                 record = export_one(ck, preset, staging, Path(tmp), auto_exclude, qat_epochs)
         record = {"schema": "edgedistill.export/1", "checkpoint": str(checkpoint), **record}

@@ -13,7 +13,7 @@ from ..registry import Registry
 
 MODELS: Registry = Registry("model architecture")
 # what each built-in family takes: "signal" (L,), "image" (C, H, W), "any"
-INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any"}
+INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any", "gpt": "signal"}
 NEEDS_CHANNELS = frozenset({"cnn1d", "cnn2d", "textcnn"})
 # where a teacher comes from (teachers.py loads all but "train"); hookless ones give outputs only
 TEACHER_SOURCES = ("train", "import", "torchscript", "onnx", "safetensors")
@@ -44,10 +44,17 @@ def _textcnn(cfg, input_shape, num_classes):
     return TextCNN(num_classes, cfg.channels, cfg.kernel, cfg.width)
 
 
+def _gpt(cfg, input_shape, num_classes):
+    from .gpt import CharGPT
+
+    return CharGPT(cfg.width, cfg.layers, cfg.heads, context=input_shape[-1], vocab=num_classes)
+
+
 MODELS.register("cnn1d", _cnn1d)
 MODELS.register("cnn2d", _cnn2d)
 MODELS.register("mlp", _mlp)
 MODELS.register("textcnn", _textcnn)
+MODELS.register("gpt", _gpt)
 
 
 def build_model(cfg, input_shape, num_classes):

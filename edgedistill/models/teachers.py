@@ -153,18 +153,30 @@ def _diff(expected: dict, got: dict) -> tuple[list, list]:
     return sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
 
 
-def check_on_data(model: nn.Module, x: np.ndarray, num_classes: int, where: str) -> None:
-    """A teacher must map (B, *input_shape) float32 to logits (B, num_classes): tried on two rows."""
-    probe = torch.from_numpy(np.ascontiguousarray(x[:2]))
+def check_on_data(model: nn.Module, ds, task, where: str) -> None:
+    """A teacher must map two test rows to the task's primary output: classify (B, classes),
+    lm (B, T, vocabulary), embed (B, D) — D then sets the students' output width."""
+    from ..distill.rows import Rows
+
+    probe = Rows(ds.x_test).head(2)
+    shown = ", ".join(f"{'shape' if len(probe) == 1 else k} {tuple(v.shape)} {str(v.dtype).removeprefix('torch.')}"
+                      for k, v in probe.items())
     try:
         with torch.no_grad():
-            out = model(probe)
+            out = task.forward(model, probe)
     except Exception as exc:
-        raise InputFileError(where, f"the teacher fails on a batch of shape {tuple(probe.shape)} float32: "
+        raise InputFileError(where, f"the teacher fails on a batch of {shown}: "
                                     f"{str(exc).strip().splitlines()[0][:200]}",
-                             "give a teacher for this data's input shape") from None
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(probe), num_classes):
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise InputFileError(where, f"the teacher returns {got} for a batch of {len(probe)}; logits "
-                                    f"({len(probe)}, {num_classes}) expected (the data has {num_classes} classes)",
+                             "give a teacher for this data's inputs") from None
+    b = len(next(iter(probe.values())))
+    want = {"classify": (b, ds.num_classes), "lm": (b, *ds.y_test.shape[1:], ds.num_classes)}.get(task.name)
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if task.name == "embed":
+        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != b:
+            raise InputFileError(where, f"the teacher returns {got} for a batch of {b}; vectors ({b}, dim) expected",
+                                 "give a teacher whose output is one vector per input")
+    elif not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        what = "classes" if task.name == "classify" else "tokens in the vocabulary"
+        raise InputFileError(where, f"the teacher returns {got} for a batch of {b}; logits {want} expected "
+                                    f"(the data has {ds.num_classes} {what})",
                              "set data.num_classes, or give a teacher whose output is one logit per class")

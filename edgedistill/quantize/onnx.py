@@ -64,19 +64,35 @@ def host_saturation(setting: str) -> Saturation:
     return choose_saturation(setting, info["flags"], info["machine"])
 
 
-def _reader(input_name: str, x: np.ndarray, batch: int = 32):
+def _reader(feeds: dict, batch: int = 32):
+    """A CalibrationDataReader feeding every graph input: `feeds` {graph input name: (N, ...)} in
+    batches of `batch` rows."""
     from onnxruntime.quantization import CalibrationDataReader
 
+    n = len(next(iter(feeds.values())))
+
     class ArrayReader(CalibrationDataReader):
-        """Feeds x (N, ...) to the calibrator in batches of `batch` rows."""
+        """Feeds each batch of rows of every input to the calibrator."""
 
         def __init__(self):
-            self._batches = iter([{input_name: x[i:i + batch]} for i in range(0, len(x), batch)])
+            self._batches = iter([{k: np.asarray(v[i:i + batch]) for k, v in feeds.items()}
+                                  for i in range(0, n, batch)])
 
         def get_next(self):
             return next(self._batches, None)
 
     return ArrayReader()
+
+
+def calibration_feeds(src: Path, calibration, samples: int) -> dict:
+    """The first `samples` rows of the calibration inputs, keyed by the graph's input names."""
+    from ..export.parity import feed_names
+
+    calibration = calibration if isinstance(calibration, dict) else {"input": calibration}
+    graph = onnx.load(str(src), load_external_data=False).graph
+    inits = {i.name for i in graph.initializer}
+    names = feed_names([i.name for i in graph.input if i.name not in inits], calibration)
+    return {g: calibration[k][:samples] for g, k in names.items()}
 
 
 def preprocess(src: Path, dst: Path) -> Path:
@@ -89,23 +105,23 @@ def preprocess(src: Path, dst: Path) -> Path:
     return Path(dst)
 
 
-def quantize_static_qdq(src: Path, dst: Path, calibration: np.ndarray, q, exclude=()) -> dict:
-    """Quantize `src` to `dst` (int8 QDQ) with `q` (a preset's Quantization); return the receipt meta.
+def quantize_static_qdq(src: Path, dst: Path, calibration, q, exclude=()) -> dict:
+    """Quantize `src` to `dst` (int8 QDQ) with `q` (a preset's Quantization), calibrated on rows of
+    `calibration` ({input name: (N, ...)} or one array); return the receipt meta.
     `exclude` adds node names (of the pre-processed graph) to the preset's nodes_to_exclude."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[q.calibration]
-    rows = calibration[: q.calibration_samples]
+    feeds = calibration_feeds(src, calibration, q.calibration_samples)
     sat = host_saturation(q.saturation)
     qtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
     excluded = sorted({*q.nodes_to_exclude, *exclude})
-    input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name
     with tempfile.TemporaryDirectory() as tmp:
         pre = preprocess(src, Path(tmp) / "pre.onnx")
         try:
             with silenced():
-                quantize_static(str(pre), str(dst), _reader(input_name, rows), quant_format=QuantFormat.QDQ,
+                quantize_static(str(pre), str(dst), _reader(feeds), quant_format=QuantFormat.QDQ,
                                 per_channel=q.per_channel, reduce_range=sat.reduce_range,
                                 activation_type=qtype[sat.activation], weight_type=qtype[sat.weight],
                                 calibrate_method=method, nodes_to_exclude=excluded)
@@ -113,7 +129,8 @@ def quantize_static_qdq(src: Path, dst: Path, calibration: np.ndarray, q, exclud
             raise StageError(f"static quantization of {Path(src).name} failed: {exc}") from exc
     onnx.checker.check_model(str(dst), full_check=True)
     return {"scheme": f"static QDQ {'S8S8' if sat.activation == 'int8' else 'U8S8'}", "per_channel": q.per_channel,
-            "calibration": q.calibration, "calibration_samples": int(len(rows)), "nodes_to_exclude": excluded,
+            "calibration": q.calibration, "calibration_samples": int(len(next(iter(feeds.values())))),
+            "nodes_to_exclude": excluded,
             "reduce_range": sat.reduce_range, "reduce_range_reason": sat.reason, "saturation": sat.to_json(),
             "cpu_flags": cpu()["flags"]}
 

@@ -140,14 +140,18 @@ def qat_kd_qdq(student: nn.Module, teacher: nn.Module, ds, preset, dst, *, epoch
     import tempfile
     from pathlib import Path
 
+    import numpy as np
+
     from ..distill.train import predict_logits
     from ..export.onnx import export_onnx
+    from ..tasks import get_task
     from .onnx import host_saturation, quantize_static_qdq
 
     q = preset.quantization
     qmax = 64 if host_saturation(q.saturation).reduce_range else 127  # what ORT will use for weights
-    x_lab, y_lab = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
-    x_unl = torch.from_numpy(ds.x_unlabeled[:transfer_rows])
+    (x_train,), (x_unlabeled,) = ds.x_train.values(), ds.x_unlabeled.values()  # classifiers: one float input
+    x_lab, y_lab = torch.from_numpy(x_train), torch.from_numpy(ds.y_train)
+    x_unl = torch.from_numpy(np.asarray(x_unlabeled[:transfer_rows]))
     x = torch.cat([x_lab, x_unl])
     y = torch.cat([y_lab, torch.full((len(x_unl),), -1, dtype=y_lab.dtype)])
     soft = predict_logits(teacher, x)  # (N, C) frozen teacher, computed once
@@ -156,7 +160,7 @@ def qat_kd_qdq(student: nn.Module, teacher: nn.Module, ds, preset, dst, *, epoch
     finetune(model, x, soft, y, epochs=epochs, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "qat-fp32.onnx"
-        export_onnx(model, ds.input_shape, fp32, preset.opset or 18, preset.dynamic_axes)
+        export_onnx(model, get_task("classify").signature(ds), fp32, preset.opset or 18)
         meta = quantize_static_qdq(fp32, Path(dst), ds.x_train, q)
     return {**meta, "qat_kd": {"epochs": epochs, "rows": len(x), "labelled_rows": len(x_lab),
                                "transfer_rows": len(x_unl), "loss": "hinton_kd (T=4, alpha=0.9)",

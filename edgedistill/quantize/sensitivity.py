@@ -43,7 +43,7 @@ def layer_sensitivity(src: Path, s, q, tolerance=None) -> dict:
         for i, (name, op) in enumerate(nodes):
             path = Path(tmp) / f"only-{i}.onnx"
             quantize_static_qdq(src, path, s.x_cal, q, exclude=[n for n in names if n != name])
-            result = parity.compare(s.reference, parity.onnx_logits(path, s.x_test), s.y_test)
+            result = s.compare(path)
             fails = bool(tolerance and parity.problems(result, tolerance))
             rows.append({"node": name, "op_type": op, **_row(result), "fails_alone": fails})
     rows.sort(key=lambda r: r["mean_cosine"])
@@ -58,7 +58,7 @@ def auto_exclude(src: Path, dst: Path, s, preset, ranking: dict, meta: dict):
     for row in ranking["layers"]:
         excluded.append(row["node"])
         meta = quantize_static_qdq(src, dst, s.x_cal, q, exclude=excluded)
-        result = parity.compare(s.reference, parity.onnx_logits(dst, s.x_test), s.y_test)
+        result = s.compare(dst)
         found = parity.problems(result, preset.parity)
         attempts.append({"nodes_to_exclude": list(excluded), **_row(result), "passed": not found})
         if not found:

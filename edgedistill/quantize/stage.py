@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import receipt
-from ..errors import StageError
+from ..errors import ParityError
 from ..export import parity
 from ..export.onnx import describe
 from ..export.presets import load_preset
@@ -27,14 +27,19 @@ COREML_SOURCE = "student-fp16.mlpackage"
 @dataclass(frozen=True)
 class Sources:
     """What a derived file is made from: the fp32 ONNX file, the fp16 Core ML package (made on
-    demand), calibration rows and the held-out test set with the torch student's logits."""
+    demand), calibration rows and the held-out test set with the torch student's outputs."""
 
     onnx_fp32: Path
     coreml_fp16: object  # () -> Path
-    x_cal: np.ndarray
-    x_test: np.ndarray
+    x_cal: dict  # {input name: (N, ...)}: every input is fed to the calibrator
+    x_test: dict
     y_test: np.ndarray
-    reference: np.ndarray  # (N_test, C) torch student logits
+    reference: np.ndarray  # (N_test, …) the torch student's primary outputs
+    classes: bool = True  # outputs are class scores (top-1 figures); False for vectors
+
+    def compare(self, path: Path):
+        """Parity of a derived file against the torch student on the test rows."""
+        return parity.compare(self.reference, parity.onnx_outputs(path, self.x_test), self.y_test, self.classes)
 
 
 def _onnx_int8(preset, src: Path, dst: Path, s: Sources, auto_exclude: bool) -> tuple[dict, dict]:
@@ -44,9 +49,9 @@ def _onnx_int8(preset, src: Path, dst: Path, s: Sources, auto_exclude: bool) -> 
     q = preset.quantization
     if q.mode == "dynamic":
         meta = quantize_dynamic_int8(src, dst, q)
-        return meta, parity.compare(s.reference, parity.onnx_logits(dst, s.x_test), s.y_test)
+        return meta, s.compare(dst)
     meta = quantize_static_qdq(src, dst, s.x_cal, q)
-    result = parity.compare(s.reference, parity.onnx_logits(dst, s.x_test), s.y_test)
+    result = s.compare(dst)
     if not parity.problems(result, preset.parity):
         return meta, result
     from .sensitivity import auto_exclude as fix
@@ -61,17 +66,17 @@ def _onnx_int8(preset, src: Path, dst: Path, s: Sources, auto_exclude: bool) -> 
 
 def derive(preset, name: str, out: Path, s: Sources, auto_exclude: bool = False) -> tuple[dict, dict]:
     """Make `out/name` for a derived preset from `s`; return (receipt meta, parity json).
-    Raises StageError with the numbers (and the layers that hurt most) when parity fails."""
+    Raises ParityError (exit 5) with the numbers (and the layers that hurt most) when parity fails."""
     from . import coreml as cml
     from .onnx import convert_fp16
 
     dst = out / name
     if preset.format == "coreml":
         meta = cml.compress(s.coreml_fp16(), dst, preset.quantization)
-        return meta, parity.check_file(preset, name, dst, s.reference, s.x_test, s.y_test)
+        return meta, parity.check_file(preset, name, dst, s.reference, s.x_test, s.y_test, s.classes)
     if preset.precision == "fp16":
         meta = convert_fp16(s.onnx_fp32, dst, preset.keep_io_types)
-        result = parity.compare(s.reference, parity.onnx_logits(dst, s.x_test), s.y_test)
+        result = s.compare(dst)
     elif preset.format == "ort":
         with tempfile.TemporaryDirectory() as tmp:
             q_onnx = Path(tmp) / "q.onnx"
@@ -79,14 +84,14 @@ def derive(preset, name: str, out: Path, s: Sources, auto_exclude: bool = False)
             from ..export.ortfiles import convert_to_ort, mobile_usability
 
             meta.update(convert_to_ort(q_onnx, dst), mobile=mobile_usability(q_onnx), **describe(q_onnx))
-        result = parity.compare(s.reference, parity.onnx_logits(dst, s.x_test), s.y_test)  # the .ort itself
+        result = s.compare(dst)  # the .ort itself
     else:
         meta, result = _onnx_int8(preset, s.onnx_fp32, dst, s, auto_exclude)
     if preset.format == "onnx":
         meta.update(describe(dst))
     if found := parity.problems(result, preset.parity):
         hint = _hint(meta.get("sensitivity"), meta.get("auto_exclude"))
-        err = StageError(f"{name} fails parity with the torch model on {result.samples} test rows: "
+        err = ParityError(f"{name} fails parity with the torch model on {result.samples} test rows: "
                          + "; ".join(found) + hint)
         err.parity, err.meta = result.to_json("onnxruntime CPU"), meta  # for callers that recover (QAT)
         raise err
@@ -103,10 +108,11 @@ def _hint(ranking, auto) -> str:
             f"{ranking['suggested_nodes_to_exclude']!r} or `edgedistill export --auto-exclude`")
 
 
-def sources(trained, fp32_onnx: Path, coreml_fp16, calibration: np.ndarray) -> Sources:
+def sources(trained, fp32_onnx: Path, coreml_fp16, calibration: dict) -> Sources:
     """Sources from the pipeline's trained models."""
     ds = trained.dataset
-    return Sources(fp32_onnx, coreml_fp16, calibration, ds.x_test, ds.y_test, trained.test_logits["student"])
+    return Sources(fp32_onnx, coreml_fp16, calibration, ds.x_test, ds.y_test, trained.test_outputs["student"],
+                   trained.task.name != "embed")
 
 
 def quantize_all(recipe, trained, exported: Exported, out: Path, reporter, base: Path | None = None) -> Exported:
@@ -140,7 +146,7 @@ def _coreml_source(trained, exported: Exported, out: Path):
             from .. import __version__
             from ..export.coreml import export_coreml
 
-            export_coreml(trained.student, trained.dataset.input_shape, out / COREML_SOURCE,
+            export_coreml(trained.student, trained.task.signature(trained.dataset), out / COREML_SOURCE,
                           load_preset("coreml-fp16"), {"version": __version__})
             made.append(out / COREML_SOURCE)
         return made[0]

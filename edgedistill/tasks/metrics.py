@@ -6,7 +6,7 @@ name (`x` feeds a single-input model) and these reference arrays:
 
     classify  y (N,) class ids · teacher_pred (N,) the teacher's top-1
     embed     teacher_embedding (N, D) · optional pair_a, pair_b (P,) row indices + gold (P,) human scores
-    lm        y (N, T) next-token ids (IGNORE = −100 carries no loss) · teacher_pred (N, T) teacher top-1
+    lm        y (N, T) next-token ids (negative: no label, e.g. prompt positions) · teacher_pred (N, T) top-1
 
 `evaluate(task, out, refs)` maps the model's first output (classify (N, C) logits, embed (N, D),
 lm (N, T, V) logits) to figures {metric: (value, unit)}. METRICS says each metric's unit and
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-IGNORE = -100  # an lm target that carries no loss (prompt or padding positions)
 NN_K = 10  # neighbours compared by nn_overlap
 
 # metric → (unit, bound): "min" = higher is better (a budget is a floor), "max" = lower is better
@@ -27,7 +26,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "cosine": ("cosine", "min"),  # embed: mean cosine to the teacher's vector of the same input
     "nn_overlap": ("%", "min"),  # embed: share of each row's 10 nearest neighbours that the teacher's has too
     "spearman": ("rho", "min"),  # embed: Spearman ρ of pair similarities against human ratings
-    "perplexity": ("ppl", "max"),  # lm: exp(mean next-token cross-entropy) over non-ignored positions
+    "perplexity": ("ppl", "max"),  # lm: exp(mean next-token cross-entropy) over labelled positions
 }
 
 
@@ -133,7 +132,7 @@ def _lm(logits: np.ndarray, refs: dict) -> dict:
     got, pred = {}, logits.argmax(-1)  # (N, T)
     if "y" in refs:
         y = np.asarray(refs["y"])
-        keep = y != IGNORE
+        keep = y >= 0  # a negative target (UNLABELED) carries no loss
         nll = -np.take_along_axis(log_softmax(logits), np.where(keep, y, 0)[..., None], -1)[..., 0]  # (N, T)
         got["perplexity"] = (float(np.exp(nll[keep].mean())), "ppl")
         got["accuracy"] = (_pct(pred[keep] == y[keep]), "%")

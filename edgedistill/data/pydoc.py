@@ -1,4 +1,5 @@
-"""The text: Python's own help topics (`pydoc_data.topics`, stdlib, offline), as character ids.
+"""`data.name = "pydoc_topics"`: Python's own help topics (`pydoc_data.topics`, stdlib, offline) as
+character windows for the lm task: inputs (W, context) int64 ids, targets the next characters.
 
 Deterministic: topics are joined in sorted-key order. The vocabulary is fixed (not read from the
 text): newline, the 95 printable ASCII characters, and one unknown symbol for everything else
@@ -12,7 +13,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from .base import INPUT, Dataset
 
 UNKNOWN = "\x00"  # stands for every character outside the vocabulary; shown as "?" when decoding
 VOCAB = UNKNOWN + "\n" + "".join(chr(c) for c in range(32, 127))  # 97 symbols
@@ -62,6 +66,19 @@ def load_corpus(block_chars: int, val_every: int, max_train_chars: int | None = 
     train = [b for i, b in enumerate(blocks) if i % val_every != val_every - 1]
     sha = hashlib.sha256(text.encode()).hexdigest()
     return Corpus(torch.cat(train)[:max_train_chars], torch.cat(val), sha, len(text), int((ids == 0).sum()))
+
+
+def load_pydoc(cfg, cache_dir) -> Dataset:
+    """Training and validation windows of `data.context` characters: inputs (W, T), next characters (W, T)."""
+    corpus = load_corpus(cfg.block_chars, cfg.val_every, cfg.max_train_chars)
+    train, val = windows(corpus.train, cfg.context), windows(corpus.val, cfg.context)  # (W, T + 1) each
+    source = (f"pydoc_data.topics sha256 {corpus.sha256[:12]} ({corpus.chars:,} characters, "
+              f"{corpus.unknown:,} outside the vocabulary; {len(corpus.train):,} train / {len(corpus.val):,} "
+              f"validation, split by blocks of {cfg.block_chars})")
+    empty = np.zeros((0, cfg.context), np.int64)
+    return Dataset("pydoc_topics", {INPUT: train[:, :-1].numpy().copy()}, train[:, 1:].numpy().copy(),
+                   {INPUT: val[:, :-1].numpy().copy()}, val[:, 1:].numpy().copy(), {INPUT: empty}, len(VOCAB),
+                   source)
 
 
 def windows(ids: torch.Tensor, context: int, phase: int = 0) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """The gate: pure (checks, measurements[, baseline]) → Verdict. No I/O; the CLI turns it into exit codes.
 
 A check whose measurement is missing fails: a budget never passes silently. So does a relative
-check whose baseline value is missing.
+check whose baseline value is missing. A result's message says what was measured, against what
+limit, by how much and what to try; what it is about (`CheckResult.subject`: "ARTIFACT on DEVICE")
+starts every line the CLI prints for it.
 
 Relative limits ("+5%", Check.relative, limit = factor 1.05):
 - sizes: limit = the baseline report's figure × factor, then judged like an absolute limit;
@@ -16,32 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..results import Figure, fmt, label, lookup
 from .budgets import METRICS, RELATIVE, Check
-from .results import Figure, fmt, label, lookup
+from .hints import HINTS, Origin, hint
 
-HINTS = {
-    "size": "a smaller student, or the onnx-int8-qdq preset",
-    "gzip_size": "a smaller student, or the onnx-int8-qdq preset",
-    "p50_ms": "the onnx-int8-qdq preset, or a smaller student",
-    "p90_ms": "the onnx-int8-qdq preset, or a smaller student",
-    "p99_ms": "the onnx-int8-qdq preset, or a smaller student; check the run's latency_cv for noise",
-    "session_create_ms": "a smaller file, or saving the onnxruntime-optimised graph",
-    "first_run_ms": "a smaller file, or saving the onnxruntime-optimised graph",
-    "throughput": "the onnx-int8-qdq preset, or a smaller student",
-    "peak_memory": "a smaller model, or fewer threads",
-    "accuracy": "more distillation epochs, more transfer data, or a wider student",
-    "accuracy_drop": "more distillation epochs, more transfer data, or fp32 instead of int8",
-    "agreement": "a higher alpha or temperature, or more transfer data",
-    "brotli_size": "a smaller student, or the onnx-int8-qdq preset",
-    "parity_max_abs_diff": "a finer quantization (fp32 or per-channel int8), or check the export",
-    "parity_cosine": "a finer quantization (fp32 or per-channel int8), or check the export",
-    "parity_agreement": "a finer quantization (fp32 or per-channel int8), or check the export",
-    "latency_ratio": "profile the new graph against the baseline's (op changes, quantization), or revert",
-    "latency_ratio_p90": "profile the new graph against the baseline's (op changes, quantization), or revert",
-    "latency_ratio_p99": "profile the new graph against the baseline's (op changes, quantization), or revert",
-}
 UNIT_OF = {"bytes": "B", "time": "ms", "percent": "%", "points": "pp", "rate": "samples/s", "logit": "logit",
-           "cosine": "cosine", "ratio": "×"}
+           "cosine": "cosine", "ratio": "×", "perplexity": "ppl", "rho": "rho"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +46,17 @@ class CheckResult:
         return lim - v if self.check.upper else v - lim
 
 
+    @property
+    def subject(self) -> str:
+        """What the check is about: "student-int8-qdq.onnx on host-cpu" (the start of its CI log line)."""
+        return subject(self.check.artifact, self.check.device)
+
+
+def subject(artifact: str, device: str | None) -> str:
+    """The artifact, and the device when the figure depends on one."""
+    return artifact + (f" on {device}" if device else "")
+
+
 @dataclass(frozen=True)
 class Verdict:
     results: tuple[CheckResult, ...]
@@ -78,16 +71,20 @@ class Verdict:
         return tuple(r for r in self.results if not r.passed)
 
 
-def judge(checks: list[Check], figures: dict, baseline: dict | None = None) -> Verdict:
-    """Compare each check with its figure; `figures` (and `baseline`) map (artifact, device, metric) → Figure."""
-    return Verdict(tuple(_judge(c, figures, baseline) for c in checks))
+def judge(checks: list[Check], figures: dict, baseline: dict | None = None,
+          origins: dict[str, Origin] | None = None) -> Verdict:
+    """Compare each check with its figure; `figures` (and `baseline`) map (artifact, device, metric) → Figure.
+
+    `origins` (artifact → Origin: what made the file, what it already is) fits each failure's hint to the file.
+    """
+    return Verdict(tuple(_judge(c, figures, baseline, (origins or {}).get(c.artifact)) for c in checks))
 
 
-def _judge(c: Check, figures: dict, baseline: dict | None) -> CheckResult:
+def _judge(c: Check, figures: dict, baseline: dict | None, origin: Origin | None = None) -> CheckResult:
     if c.metric.startswith("latency_ratio"):
         return _judge_ratio(c, figures, c.metric, c.limit, c.limit_text)
     if not c.relative:
-        return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), c.limit, c.limit_text)
+        return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), c.limit, c.limit_text, origin=origin)
     missing = _baseline_gap(c, baseline)
     if missing:
         return CheckResult(c, None, False, missing)
@@ -95,53 +92,52 @@ def _judge(c: Check, figures: dict, baseline: dict | None) -> CheckResult:
         return _judge_ratio(c, figures, RELATIVE[c.metric], c.limit, f"{c.limit_text} (≤ {c.limit:.2f}×)")
     base = lookup(baseline, c.artifact, c.device, c.metric)
     if base is None:
-        return CheckResult(c, None, False, f"{c.metric} of {c.artifact} is not in the baseline — a relative "
+        return CheckResult(c, None, False, f"{c.metric} is not in the baseline — a relative "
                                            f"limit without a baseline value fails [{c.where}]; update the baseline "
                                            f"or write an absolute limit")
     limit = base.value * c.limit
     shown = f"{c.limit_text} (≤ {fmt(limit, base.unit)})"
     return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), limit, shown,
-                      f" vs baseline {label(base)}")
+                      f" vs baseline {label(base)}", origin)
 
 
 def _baseline_gap(c: Check, baseline: dict | None) -> str:
     """Why a relative check cannot be judged against `baseline`, or "" when it can."""
     if baseline is None:
-        return (f"{c.metric} of {c.artifact}: relative limit {c.limit_text} needs a baseline, and none was given "
+        return (f"{c.metric}: relative limit {c.limit_text} needs a baseline, and none was given "
                 f"[{c.where}]; pass --baseline DIR")
     if not any(k[0] == c.artifact for k in baseline):
-        return (f"{c.metric} of {c.artifact}: the baseline has no artifact {c.artifact!r} — a relative limit "
+        return (f"{c.metric}: the baseline has no artifact {c.artifact!r} — a relative limit "
                 f"without a baseline value fails [{c.where}]; update the baseline or write an absolute limit")
     return ""
 
 
-def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "") -> CheckResult:
-    on = f" on {c.device}" if c.device else ""
+def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "",
+               origin: Origin | None = None) -> CheckResult:
     shown_limit = "" if limit_text == c.limit_text else limit_text
     if fig is None:
-        return CheckResult(c, None, False, f"{c.metric} of {c.artifact}{on} was not measured — a budget "
+        return CheckResult(c, None, False, f"{c.metric} was not measured — a budget "
                                            f"without a measurement fails [{c.where}]; bench that artifact there",
                            limit, shown_limit)
     ok = fig.value <= limit if c.upper else fig.value >= limit
     shown = label(fig) + context
     if ok:
-        return CheckResult(c, fig, True, f"{c.metric} {shown} within {limit_text}{on}", limit, shown_limit)
+        return CheckResult(c, fig, True, f"{c.metric} {shown} within {limit_text}", limit, shown_limit)
     over = abs(fig.value - limit)
     rel = f" ({'+' if c.upper else '-'}{over / limit:.0%})" if limit else ""
     verb = "exceeds" if c.upper else "is below"
     by = fmt(over, "pp" if fig.unit == "%" else fig.unit)  # a gap between percentages is in points
-    return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {limit_text} by {by}{rel}{on} "
-                                      f"[{c.where}] — try: {HINTS.get(c.metric, '')}", limit, shown_limit)
+    return CheckResult(c, fig, False, f"{c.metric} {shown} {verb} {limit_text} by {by}{rel} "
+                                      f"[{c.where}] — try: {hint(c.metric, origin)}", limit, shown_limit)
 
 
 def _judge_ratio(c: Check, figures: dict, metric: str, limit: float, limit_text: str) -> CheckResult:
     """A new/old latency ratio from an interleaved A/B run, with its 95% CI, against a factor."""
-    on = f" on {c.device}" if c.device else ""
     shown_limit = "" if limit_text == c.limit_text else limit_text
     r = lookup(figures, c.artifact, c.device, metric)
     lo, hi = (lookup(figures, c.artifact, c.device, f"{metric}_{s}") for s in ("low", "high"))
     if r is None:
-        return CheckResult(c, None, False, f"{c.metric} of {c.artifact}{on}: no interleaved A/B ratio against "
+        return CheckResult(c, None, False, f"{c.metric}: no interleaved A/B ratio against "
                                            f"the baseline's file ({metric}) — a budget without a measurement "
                                            f"fails [{c.where}]; gate the file with --baseline DIR holding it "
                                            f"(onnxruntime profiles only)", limit, shown_limit)
@@ -152,11 +148,11 @@ def _judge_ratio(c: Check, figures: dict, metric: str, limit: float, limit_text:
     shown = f"{stat} {label(r)} the baseline{ci}"
     head = c.metric if c.metric.startswith("latency_ratio") else f"{c.metric} ratio"
     if r.value <= limit:
-        return CheckResult(c, r, True, f"{head}: {shown} within {limit_text}{on}{note}", limit, shown_limit,
+        return CheckResult(c, r, True, f"{head}: {shown} within {limit_text}{note}", limit, shown_limit,
                            inconclusive)
     over = r.value - limit
     return CheckResult(c, r, False, f"{head}: {shown} exceeds {limit_text} by {over:.2f}× (+{over / limit:.0%})"
-                                    f"{on} [{c.where}] — try: {HINTS[RELATIVE.get(c.metric) or c.metric]}{note}",
+                                    f" [{c.where}] — try: {HINTS[RELATIVE.get(c.metric) or c.metric]}{note}",
                        limit, shown_limit, inconclusive)
 
 

@@ -15,8 +15,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import atomic_write_json, make_folder, safe_name, sha256_path
-from .errors import InputFileError, UsageError
+from ..artifacts import atomic_write_json, safe_name, sha256_path
+from ..errors import InputFileError, UsageError
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,8 @@ class Baseline:
 
 def load_baseline(path: Path) -> Baseline:
     """A baseline folder (or its report.json); a missing or foreign report is a rejected input (exit 3)."""
-    from .report import measurements_of
-    from .results import index
-    from .standalone import read_report, report_files
+    from ..results import index
+    from .runfolder import figures_of, read_report, report_files
 
     path = Path(path)
     if not (path / "report.json" if path.is_dir() else path).exists():
@@ -46,7 +45,7 @@ def load_baseline(path: Path) -> Baseline:
     report = read_report(path)
     folder = path if path.is_dir() else path.parent
     files = report_files(report, folder, str(path))
-    return Baseline(folder, report, index(measurements_of(report)), files)
+    return Baseline(folder, report, index(figures_of(report, str(path))), files)
 
 
 def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bool, force: bool) -> str:
@@ -70,8 +69,9 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
                              f"replace it, or choose another folder")
     elif dest.exists() and any(dest.iterdir()):
         raise UsageError(f"{dest} exists and is not a baseline folder — choose an empty or new folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = make_folder(f".{dest.name}.partial-", dest.parent)  # 0777 & ~umask, not mkdtemp's 0700
+    from ..staging import claim_staging
+
+    staging = claim_staging(dest)
     try:
         artifacts = {}
         for name, src in files.items():
@@ -88,7 +88,7 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    from .pipeline import publish
+    from ..pipeline import publish
 
     publish(staging, dest, force=True)
     return f"baseline written to {dest} ({len(artifacts)} files)"
@@ -96,7 +96,7 @@ def update_baseline(dest: Path, report: dict, files: dict[str, Path], passed: bo
 
 def _shas(folder: Path) -> dict[str, str]:
     """artifact name → sha256 recorded in an existing baseline's report.json."""
-    from .standalone import read_report
+    from .runfolder import read_report
 
     arts = read_report(folder).get("artifacts", {})
     return {n: a.get("sha256", "") for n, a in arts.items() if isinstance(a, dict)}

@@ -1,4 +1,4 @@
-"""A small decoder-only transformer over characters (nanoGPT's shape, minus dropout).
+"""`arch = "gpt"`: a small decoder-only transformer over tokens (nanoGPT's shape, minus dropout).
 
 `forward(ids)` is the plain, exportable path: (B, T) ids → (B, T, V) next-character logits.
 `step(ids, past, start)` is the generation path with a key/value cache, so writing N characters
@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .corpus import VOCAB
 
 Past = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (B, heads, S, d_head)
 
@@ -54,7 +52,7 @@ class Block(nn.Module):
 class CharGPT(nn.Module):
     """Token + learned position embeddings → `layers` blocks → LayerNorm → linear head over VOCAB."""
 
-    def __init__(self, d_model: int, layers: int, heads: int, context: int, vocab: int = len(VOCAB)):
+    def __init__(self, d_model: int, layers: int, heads: int, context: int, vocab: int):
         super().__init__()
         self.context = context
         self.tok = nn.Embedding(vocab, d_model)
@@ -76,8 +74,3 @@ class CharGPT(nn.Module):
             x, kv = block(x, None if past is None else past[i])
             cache.append(kv)
         return self.head(self.ln(x)), cache
-
-
-def build_lm(cfg, context: int) -> CharGPT:
-    """A CharGPT from a validated LMModelConfig (arch "gpt")."""
-    return CharGPT(cfg.d_model, cfg.layers, cfg.heads, context)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .artifacts import atomic_write_json, atomic_write_text
-from .results import Figure, Measurement, fmt, index, label, lookup
+from ..artifacts import atomic_write_json, atomic_write_text
+from ..results import Figure, Measurement, fmt, index, label, lookup
 
 SCHEMA = "edgedistill.report/1"
 TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms", "estimated_ms", "throughput",
@@ -19,31 +19,40 @@ TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms
 
 def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, root: Path) -> dict:
     """Assemble the report dict from the stages' frozen results."""
-    from .hostinfo import cpu, versions
+    from ..hostinfo import cpu, versions
+    from ..tasks.metrics import METRICS
+
+    task, ds = trained.task, trained.dataset
+
     def train_json(r, params):
-        return {"test_accuracy": Figure(100 * r.test_accuracy, "%").to_json(), "params": params,
-                "epochs": r.epochs, "steps": r.steps, "examples_per_epoch": r.examples,
-                "seconds": Figure(r.seconds, "s").to_json()}
+        out = {"metrics": {k: Figure(v, METRICS[k][0]).to_json() for k, v in r.metrics.items()}, "params": params,
+               "epochs": r.epochs, "steps": r.steps, "examples_per_epoch": r.examples,
+               "seconds": Figure(r.seconds, "s").to_json()}
+        if "accuracy" in r.metrics:  # the figure every classifier report has carried
+            out["test_accuracy"] = out["metrics"]["accuracy"]
+        return out
 
     students = {k: train_json(r, r.params) for k, r in trained.students.items()}
-    t_acc, s = trained.teacher_result.test_accuracy, {k: r.test_accuracy for k, r in trained.students.items()}
-    gap = t_acc - s["scratch"]
     return {
         "schema": SCHEMA,
+        "task": task.name,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "recipe": {"name": recipe.name, "file": str(recipe_file), "hash": recipe.section_hash(),
                    "config": recipe.model_dump(mode="json")},
         "environment": {"cpu": cpu(), "versions": versions("edgedistill", "torch", "onnx", "onnxruntime",
                                                            "coremltools", "numpy", "mnist1d")},
+        "data": {"name": ds.name, "source": ds.source, "train": len(ds.y_train), "test": len(ds.y_test),
+                 "unlabeled": len(next(iter(ds.x_unlabeled.values()))) if ds.x_unlabeled else 0,
+                 "inputs": [s.describe() for s in task.inputs(ds)],
+                 "outputs": [s.describe() for s in task.outputs(ds)]},
         "training": {
+            "headline": task.headline,
+            "shipped": trained.shipped,
             "teacher": {**train_json(trained.teacher_result, trained.teacher_result.params),
                         "cached": trained.teacher_cached},
             "students": students,
-            # share of the scratch → teacher accuracy gap that distillation with transfer data closes
-            # null when the teacher is no better than scratch: there is no gap to close
-            "gap_closed": Figure(100 * (s["distilled_transfer"] - s["scratch"]) / gap, "%").to_json() if gap > 0
-            else None,
-            "params_ratio": trained.teacher_result.params / trained.students["distilled_transfer"].params,
+            "gap_closed": _gap_closed(task, trained),
+            "params_ratio": trained.teacher_result.params / trained.students[trained.shipped].params,
         },
         "artifacts": {a.name: a.to_json(root) for a in [*trained.weights.values(), *artifacts.values()]},
         "parity": parity,
@@ -52,23 +61,50 @@ def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict
     }
 
 
+def _gap_closed(task, trained) -> dict | None:
+    """Share of the scratch → teacher gap in the headline metric that the shipped student closes;
+    None without a scratch student, or when the teacher is no better than scratch (no gap to close)."""
+    scratch = trained.students.get("scratch")
+    t = trained.teacher_result.metrics.get(task.headline)
+    if scratch is None or t is None or task.headline not in scratch.metrics:
+        return None
+    sc, s = scratch.metrics[task.headline], trained.students[trained.shipped].metrics[task.headline]
+    gap = t - sc
+    if gap == 0 or (gap > 0) == task.lower_is_better:
+        return None
+    return Figure(100 * (s - sc) / gap, "%").to_json()
+
+
 def gap_text(training: dict) -> str:
     """"84%", or why there is no figure."""
     gap = training["gap_closed"]
-    return f"{gap['value']:.0f}%" if gap else "n/a (teacher not better than scratch)"
+    return f"{gap['value']:.0f}%" if gap else "n/a (no scratch student, or the teacher is not better than scratch)"
 
 
-TRAINING_HEADER = ["model", "params", "test accuracy", "epochs", "time"]
 GATE_HEADER = ["check", "device", "measured", "limit", "margin", "verdict"]
+
+
+def training_header(training: dict) -> list[str]:
+    """Columns of the training table: the task's headline metric is the figure shown."""
+    return ["model", "params", f"test {training.get('headline', 'accuracy')}", "epochs", "time"]
 
 
 def training_rows(training: dict) -> list[list[str]]:
     """Teacher, then the students in story order: the rows of the training table (report.md and terminal)."""
+    from ..results import fmt
+
+    headline = training.get("headline", "accuracy")
     t = training["teacher"]
     models = [("teacher" + (" (cached)" if t["cached"] else ""), t)]
-    models += [(f"student: {k}", s) for k, s in ordered(training["students"])]
-    return [[name, f"{m['params']:,}", f"{m['test_accuracy']['value']:.2f}%", str(m["epochs"]),
-             f"{m['seconds']['value']:.1f} s"] for name, m in models]
+    models += [(f"student: {k}" + (" (shipped)" if k == training.get("shipped") else ""), s)
+               for k, s in ordered(training["students"])]
+
+    def shown(m):
+        f = m.get("metrics", {}).get(headline) or m.get("test_accuracy")
+        return fmt(f["value"], f["unit"]) if f else "—"
+
+    return [[name, f"{m['params']:,}", shown(m), str(m["epochs"]), f"{m['seconds']['value']:.1f} s"]
+            for name, m in models]
 
 
 def gate_rows(gate: dict) -> list[list[str]]:
@@ -78,15 +114,34 @@ def gate_rows(gate: dict) -> list[list[str]]:
         verdict = "pass" if c["passed"] else ("warn" if c["level"] == "warn" else "FAIL")
         if c.get("inconclusive"):
             verdict += " (inconclusive)"
+        if c.get("unstable"):
+            verdict += " (unstable)"
         shown = label(Figure.from_json(c["measured"])) if c["measured"] else "not measured"
         rows.append([f"{c['artifact']} {c['metric']}", c["device"] or "—", shown, c.get("limit_shown") or c["limit"],
                      c.get("margin_shown") or "—", verdict])
     return rows
 
 
+# figures that come from timing runs: the ones a bench's `unstable` flag for (artifact, device) is about
+TIMED = ("session_create_ms", "first_run_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "throughput",
+         "latency_ratio", "latency_ratio_p90", "latency_ratio_p99")
+
+
+def with_stability(gate: dict | None, bench: dict | None) -> dict | None:
+    """The gate with `unstable` (the bench's reason) on each timed check whose (artifact, device) the bench
+    flagged: a latency verdict measured while the host was noisy says so in every output."""
+    flagged = {(s.get("artifact"), s.get("device")): str(s.get("reason") or "unstable")
+               for s in ((bench or {}).get("statuses") or []) if isinstance(s, dict) and s.get("status") == "unstable"}
+    if gate is None or not flagged:
+        return gate
+    checks = [{**c, "unstable": flagged[(c["artifact"], c["device"])]}
+              if c["metric"] in TIMED and (c["artifact"], c["device"]) in flagged else c for c in gate["checks"]]
+    return {**gate, "checks": checks}
+
+
 def ordered(students: dict):
     """Students in the order they tell the story: scratch, distilled, distilled + transfer."""
-    rank = {"scratch": 0, "distilled": 1, "distilled_transfer": 2}
+    rank = {"scratch": 0, "distilled": 1, "word": 1, "distilled_transfer": 2, "sequence": 2}
     return sorted(students.items(), key=lambda kv: (rank.get(kv[0], 3), kv[0]))
 
 
@@ -172,10 +227,15 @@ def markdown(report: dict) -> str:
              "All figures are **measured** on this host unless marked otherwise.", ""]
     if "training" in report:
         tr = report["training"]
-        lines += ["## Training (torch, test set)", "", _md_row(TRAINING_HEADER), "|---|---:|---:|---:|---:|"]
+        lines += ["## Training (torch, test set)", "", _md_row(training_header(tr)), "|---|---:|---:|---:|---:|"]
         lines += [_md_row(r) for r in training_rows(tr)]
-        lines += ["", f"Distillation with transfer data closes **{gap_text(tr)}** of the scratch → teacher "
-                      f"accuracy gap; the student has {tr['params_ratio']:.0f}× fewer parameters.", ""]
+        lines += ["", f"The shipped student ({tr.get('shipped', 'distilled_transfer')}) closes **{gap_text(tr)}** of "
+                      f"the scratch → teacher gap in test {tr.get('headline', 'accuracy')}; it has "
+                      f"{tr['params_ratio']:.0f}× fewer parameters.", ""]
+        if report.get("data"):
+            d = report["data"]
+            lines += [f"Data: {d['source'] or d['name']} · task {report.get('task', 'classify')}: "
+                      f"{', '.join(d['inputs'])} → {', '.join(d['outputs'])}.", ""]
     for device, (header, rows) in comparison_tables(report).items():
         lines += [f"## Teacher vs student, side by side on {device}", "", _md_row(header),
                   "|---|" + "---:|" * (len(header) - 1)] + [_md_row(r) for r in rows]
@@ -185,19 +245,24 @@ def markdown(report: dict) -> str:
     if report.get("parity"):
         lines += ["## Parity with the torch model", ""]
         for name, p in report["parity"].items():
-            lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else
-                         f"max |Δ| {p['max_abs_diff']['value']:.3g}, mean cosine {p['mean_cosine']['value']:.5f}, "
-                         f"top-1 agreement {p['top1_agreement']['value']:.2f}%, accuracy {p['accuracy']['value']:.2f}% "
-                         f"({p['runtime']}, {p['samples']} test rows)"))
+            lines.append(f"- `{name}`: " + (p["skipped"] if "skipped" in p else parity_text(p)))
         lines.append("")
     lines += quantization_markdown(report.get("artifacts", {}))
-    from .bench.render import status_markdown  # native bench block: status per (artifact, device), plots
+    from ..bench.render import status_markdown  # native bench block: status per (artifact, device), plots
 
     lines += status_markdown(report.get("bench"))
     if report.get("bench"):
         lines += ["![latency per device](latency.png)", "", "![accuracy vs latency](pareto.png)", ""]
-    lines += gate_markdown(report.get("gate"))
+    lines += gate_markdown(with_stability(report.get("gate"), report.get("bench")))
     return "\n".join(lines) + "\n"
+
+
+def parity_text(p: dict) -> str:
+    """One parity entry in words; figures a task does not define (top-1 of vectors) are left out."""
+    shown = [("max |Δ|", "max_abs_diff", "{:.3g}"), ("mean cosine", "mean_cosine", "{:.5f}"),
+             ("top-1 agreement", "top1_agreement", "{:.2f}%"), ("accuracy", "accuracy", "{:.2f}%")]
+    parts = [f"{label} {fmt.format(p[key]['value'])}" for label, key, fmt in shown if key in p]
+    return ", ".join(parts) + f" ({p['runtime']}, {p['samples']} test rows)"
 
 
 # --- export/quantize (issue 4): how each derived file was made, saturation choice, mobile EPs
@@ -234,9 +299,24 @@ def gate_markdown(gate: dict | None) -> list[str]:
     out = ["## Gate: " + ("PASSED" if gate["passed"] else "FAILED"), "", _md_row(GATE_HEADER),
            "|---|---|---:|---:|---:|---|"]
     out += [_md_row(r) for r in gate_rows(gate)]
-    out += [""] + [("- warning: " if c["level"] == "warn" else "- **FAIL**: ") + c["message"]
-                   for c in gate["checks"] if not c["passed"]]
+    out += [""] + [f"- `{_subject(c)}`: " + ("warning: " if c["level"] == "warn" else "**FAIL**: ") + c["message"]
+                   + _noisy(c) for c in gate["checks"] if not c["passed"]]
     return out + [""]
+
+
+def verdict_line(c: dict) -> str:
+    """A failed check as one CI log line that starts with what failed: `ARTIFACT on DEVICE: FAIL: …`."""
+    return f"{_subject(c)}: " + ("warning: " if c["level"] == "warn" else "FAIL: ") + c["message"] + _noisy(c)
+
+
+def _noisy(c: dict) -> str:
+    return f" (measured unstable: {c['unstable']} — rerun to confirm)" if c.get("unstable") else ""
+
+
+def _subject(c: dict) -> str:
+    from .gate import subject
+
+    return subject(c["artifact"], c["device"])
 
 
 def _md_row(cells) -> str:

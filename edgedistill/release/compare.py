@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .results import Figure, fmt, index, lookup
+from ..results import Figure, fmt, index, lookup
 
 SIZE = ("size", "gzip_size", "brotli_size")
 PARITY = ("parity_max_abs_diff", "parity_cosine", "parity_agreement")  # device-independent
@@ -103,7 +103,7 @@ def plot(result: dict, path: Path) -> None:
     matplotlib.use("Agg")  # files only, never a display
     import matplotlib.pyplot as plt
 
-    from .artifacts import atomic_write_bytes
+    from ..artifacts import atomic_write_bytes
 
     rows = [r for r in result["rows"] if r["change"]["kind"] == "ratio" and r["change"]["value"] is not None
             and r["metric"] in (*SIZE, "p50_ms", "p90_ms")]

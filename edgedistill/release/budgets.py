@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import config
-from .config import Frozen
-from .errors import ConfigError
-from .registry import suggest
-from .results import DEVICE_INDEPENDENT
+from .. import config
+from ..config import Frozen
+from ..errors import ConfigError
+from ..registry import suggest
+from ..results import DEVICE_INDEPENDENT
 
 # metric → (unit family, "max" = limit is an upper bound / "min" = a lower bound)
 _BOUNDS: dict[str, tuple[str, str]] = {
@@ -44,6 +44,11 @@ _BOUNDS: dict[str, tuple[str, str]] = {
     "parity_max_abs_diff": ("logit", "max"),
     "parity_cosine": ("cosine", "min"),
     "parity_agreement": ("percent", "min"),
+    # task metrics measured through the runtime (tasks/metrics.py): lm and embed
+    "perplexity": ("perplexity", "max"),
+    "cosine": ("cosine", "min"),
+    "nn_overlap": ("percent", "min"),
+    "spearman": ("rho", "min"),
     # new / old median latency from an interleaved A/B run against the baseline's file
     "latency_ratio": ("ratio", "max"),
     "latency_ratio_p90": ("ratio", "max"),
@@ -67,6 +72,8 @@ _UNITS: dict[str, dict[str, float]] = {  # family → unit → factor to the mea
     "logit": {"": 1, "logit": 1},
     "cosine": {"": 1},
     "ratio": {"×": 1, "x": 1, "": 1},
+    "perplexity": {"": 1, "ppl": 1},
+    "rho": {"": 1, "rho": 1},
 }
 _LIMIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([^\s0-9].*?)?\s*$")
 _RELATIVE = re.compile(r"^\s*\+\s*([0-9]*\.?[0-9]+)\s*%\s*$")
