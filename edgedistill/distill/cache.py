@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import shutil
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..artifacts import atomic_write_text, raise_unusable
-from ..cache import arrays_hash, content_key
+from ..cache import arrays_hash, content_key, entry_lock
 from .features import FeatureTap
 
 FORMAT = 1
@@ -204,27 +204,6 @@ def fill_entry(folder: Path, teacher, x, stored: Stored, classes: int, reporter=
             raise
     barrier()
     return load_entry(folder, stored, classes)
-
-
-@contextmanager
-def entry_lock(folder: Path, reporter=None):
-    """Exclusive lock of one cache entry: `<cache>/locks/teacher-outputs-<key>.lock`, held with flock, which
-    the kernel releases when the holder exits or is killed, so a crashed fill never blocks the next one."""
-    import fcntl
-
-    path = folder.parent.parent / "locks" / f"teacher-outputs-{folder.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if reporter:
-                reporter.info(f"teacher outputs: waiting for another process filling {folder}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _allocate(folder: Path, partial: Path, probe: dict, shapes: dict) -> None:
