@@ -118,6 +118,24 @@ def _pretrained(recipe, ds, tensors, reporter, task):
     return model, result, False
 
 
+def chance_warning(recipe, task, result: TrainResult, classes: int) -> str:
+    """A warning ("" if none) when a pretrained classifier scores near chance on the test set.
+
+    Near chance: accuracy ≤ min(1.5 × chance, chance + 10 points). 1.5 × chance is a teacher that gets
+    only half again as many rows right as guessing (15% on 10 classes, 50% on 3); the 10-point cap keeps
+    few-class problems from flagging usable teachers (binary: 60%, not 75%).
+    """
+    acc = result.metrics.get("accuracy")
+    if task.name != "classify" or recipe.teacher.source == "train" or acc is None or classes < 2:
+        return ""
+    chance = 100 / classes
+    if acc > min(1.5 * chance, chance + 10):
+        return ""
+    return (f"teacher {recipe.teacher.path or recipe.teacher.factory} scores {acc:.1f}% test accuracy, near chance "
+            f"({chance:.1f}% on {classes} classes): its students will learn little — check that its class order "
+            "and input preprocessing match the data's")
+
+
 def teacher_tensors(ds):
     """The labelled splits as training reads them: (Rows x_train, y_train, Rows x_test, y_test)."""
     return (Rows(ds.x_train), torch.from_numpy(ds.y_train), Rows(ds.x_test), torch.from_numpy(ds.y_test))
