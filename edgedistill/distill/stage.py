@@ -181,8 +181,8 @@ def _teacher_outputs(recipe, task, teacher, x_all, terms, classes: int, cache_di
         return LiveOutputs(teacher, stored.layers, task)
     preprocessing = "none" if task.name == "classify" else f"task={task.name}"  # how the teacher was called
     return teacher_outputs(teacher, x_all, stored, classes, cache_dir, preprocessing, reporter=reporter,
-                           rank=dist.rank, world=dist.world, barrier=dist.barrier,
-                           task=task)  # each rank fills its share of the rows
+                           rank=dist.rank, world=dist.world, barrier=dist.barrier,  # each rank fills its share
+                           task=task, data=str(recipe.data.path or recipe.data.name))
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:
