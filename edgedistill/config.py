@@ -96,13 +96,13 @@ def list_named(folder: Path) -> list[str]:
     return sorted(p.stem for p in Path(folder).glob("*.toml"))
 
 
-def load_named(model: type[M], folder: Path, name_or_path: str, kind: str) -> M:
+def load_named(model: type[M], folder: Path, name_or_path: str, what: str) -> M:
     """A shipped file by name (`folder/NAME.toml`) or a user's file by path; its `name` must match."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = Path(folder) / f"{name_or_path}.toml"
         if not path.exists():
-            raise ConfigError(str(name_or_path), "", f"unknown {kind}", suggest(name_or_path, list_named(folder)))
+            raise ConfigError(str(name_or_path), "", f"unknown {what}", suggest(name_or_path, list_named(folder)))
     obj = load(model, path)
     if obj.name != path.stem:
         raise ConfigError(str(path), "name", f"{obj.name!r} differs from the file name", f"rename to {path.stem!r}")

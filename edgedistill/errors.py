@@ -35,7 +35,7 @@ class UsageError(EdgeDistillError):
 
 
 class InputFileError(EdgeDistillError):
-    """A model or data file given to us is unreadable, corrupt or of the wrong kind."""
+    """A model or data file given to us is unreadable, corrupt or not what it should be."""
 
     exit_code = 3
 

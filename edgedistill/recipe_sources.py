@@ -78,19 +78,19 @@ def _check_teacher(recipe, source: str) -> None:
 
     for i, term in enumerate(recipe.distill.terms):
         if t.source in HOOKLESS and term.teacher_layer:
-            kind = "ONNX" if t.source == "onnx" else "TorchScript"
+            fmt = "ONNX" if t.source == "onnx" else "TorchScript"
             raise ConfigError(source, f"distill.terms[{i}].teacher_layer",
-                              f"{kind} teachers support response/embedding losses only (no named layers to hook)",
+                              f"{fmt} teachers support response/embedding losses only (no named layers to hook)",
                               "compare outputs (remove student_layer/teacher_layer), or give the teacher as "
                               "safetensors + arch/factory")
 
 
-def _check_path(source: str, key: str, value: str, kind: str) -> None:
+def _check_path(source: str, key: str, value: str, expected: str) -> None:
     p = Path(value)
     if not p.exists():
-        raise ConfigError(source, key, f"no such {kind}: {value}", "paths are relative to the recipe file")
-    if (kind == "file" and not p.is_file()) or (kind == "folder" and not p.is_dir()):
-        raise ConfigError(source, key, f"{value} is not a {kind}", f"name a {kind}")
+        raise ConfigError(source, key, f"no such {expected}: {value}", "paths are relative to the recipe file")
+    if (expected == "file" and not p.is_file()) or (expected == "folder" and not p.is_dir()):
+        raise ConfigError(source, key, f"{value} is not a {expected}", f"name a {expected}")
 
 
 def _check_factory(source: str, key: str, spec: str) -> None:

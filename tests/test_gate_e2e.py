@@ -141,7 +141,7 @@ def test_report_compare_terminal_json_markdown_and_plot(tiny_run, tmp_path):
     assert r.returncode == 0, r.stderr
     rows = {(x["artifact"], x["device"], x["metric"]): x["change"] for x in json.loads(r.stdout)["rows"]}
     assert rows[(INT8, None, "size")]["value"] == 2.0 and rows[(INT8, "host-cpu", "p50_ms")]["value"] == 1.0
-    assert rows[(INT8, "host-cpu", "accuracy")] == {"kind": "delta", "value": 0.0, "unit": "pp"}
+    assert rows[(INT8, "host-cpu", "accuracy")] == {"type": "delta", "value": 0.0, "unit": "pp"}
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = cli("report", "--compare", tiny_run.out, tmp_path / "b.json", "--markdown").stdout
     assert f"| {INT8} | — | size |" in md and "2.00× (+100%)" in md

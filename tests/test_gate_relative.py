@@ -257,9 +257,9 @@ def _run(size: float, p50: float, acc: float, cpu: str) -> dict:
 def test_compare_gives_ratios_for_sizes_and_latency_and_point_deltas_for_accuracy():
     result = compare(_run(1000, 2.0, 95.0, "cpu A"), _run(1100, 3.0, 94.5, "cpu B"))
     by = {(r["metric"], r["device"]): r["change"] for r in result["rows"]}
-    assert by[("size", None)] == {"kind": "ratio", "value": pytest.approx(1.1), "unit": "×"}
+    assert by[("size", None)] == {"type": "ratio", "value": pytest.approx(1.1), "unit": "×"}
     assert by[("p50_ms", DEV)]["value"] == pytest.approx(1.5)
-    assert by[("accuracy", DEV)] == {"kind": "delta", "value": pytest.approx(-0.5), "unit": "pp"}
+    assert by[("accuracy", DEV)] == {"type": "delta", "value": pytest.approx(-0.5), "unit": "pp"}
     assert result["only_in_a"] == [] and not result["same_cpu"]
     md = markdown(result, "a", "b")
     assert "| m.onnx | — | size | 1 kB | 1.1 kB | 1.10× (+10%) |" in md

@@ -44,9 +44,9 @@ def _row(fa: dict, fb: dict, name: str, device, metric: str) -> list[dict]:
     if x is None or y is None:
         return []
     if metric in POINTS:  # percentages: the change is a difference in points
-        change = {"kind": "delta", "value": y.value - x.value, "unit": "pp"}
+        change = {"type": "delta", "value": y.value - x.value, "unit": "pp"}
     else:
-        change = {"kind": "ratio", "value": y.value / x.value if x.value else None, "unit": "×"}
+        change = {"type": "ratio", "value": y.value / x.value if x.value else None, "unit": "×"}
     return [{"artifact": name, "device": device, "metric": metric, "a": x.to_json(), "b": y.to_json(),
              "change": change}]
 
@@ -56,7 +56,7 @@ def change_text(row: dict) -> str:
     c = row["change"]
     if c["value"] is None:
         return "n/a"
-    if c["kind"] == "delta":
+    if c["type"] == "delta":
         return f"{c['value']:+.2f} pp"
     return f"{c['value']:.2f}× ({c['value'] - 1:+.0%})"
 
@@ -105,7 +105,7 @@ def plot(result: dict, path: Path) -> None:
 
     from ..artifacts import atomic_write_bytes
 
-    rows = [r for r in result["rows"] if r["change"]["kind"] == "ratio" and r["change"]["value"] is not None
+    rows = [r for r in result["rows"] if r["change"]["type"] == "ratio" and r["change"]["value"] is not None
             and r["metric"] in (*SIZE, "p50_ms", "p90_ms")]
     labels = [f"{r['artifact']} {r['metric']}" + (f" @{r['device']}" if r["device"] else "") for r in rows]
     values = [r["change"]["value"] for r in rows]
