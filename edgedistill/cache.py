@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
@@ -43,3 +44,26 @@ def arrays_hash(*arrays, names=()) -> str:
 def content_key(*parts) -> str:
     """sha256 of the JSON of `parts` (dicts, strings, numbers)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@contextmanager
+def entry_lock(folder: Path, reporter=None, what: str = "teacher outputs", doing: str = "filling"):
+    """Exclusive lock of one cache entry `<cache>/<store>/<key>`: `<cache>/locks/<store>-<key>.lock`, held
+    with flock, which the kernel releases when the holder exits or is killed, so a crashed writer never
+    blocks the next one. A second writer waits here, then finds the first one's finished entry."""
+    import fcntl
+
+    folder = Path(folder)
+    path = folder.parent.parent / "locks" / f"{folder.parent.name}-{folder.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if reporter:
+                reporter.info(f"{what}: waiting for another process {doing} {folder}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,10 +1,11 @@
 """One exception tree; each class carries the exit code the CLI returns for it.
 
 Exit codes (DESIGN.md): 0 pass, 1 a budget failed, 2 bad config or usage,
-3 a rejected input file, 4 internal error, 5 an exported file missed its parity
-tolerance. A failed budget is a *result* (see release/gate.py), never an exception;
-so is a parity miss, but it stops the run (nothing downstream may use the file),
-hence an exception with its own exit code.
+3 a rejected input file or an unusable output path (disk full, read-only),
+4 internal error, 5 an exported file missed its parity tolerance. A failed budget
+is a *result* (see release/gate.py), never an exception; so is a parity miss, but
+it stops the run (nothing downstream may use the file), hence an exception with
+its own exit code.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class UsageError(EdgeDistillError):
 
 
 class InputFileError(EdgeDistillError):
-    """A model or data file given to us is unreadable, corrupt or of the wrong kind."""
+    """A model or data file given to us is unreadable, corrupt or not what it should be."""
 
     exit_code = 3
 

@@ -28,6 +28,10 @@ class Reporter:
         if not self.quiet:
             print(message, file=self.stream, flush=True)
 
+    def warn(self, message: str) -> None:
+        """One line that must not go unnoticed ("warning: …"): shown even with --quiet."""
+        print(f"warning: {message}", file=self.stream, flush=True)
+
     @contextmanager
     def task(self, label: str, total: int, done: int = 0):
         """Context yielding `advance(**fields)`; one call per unit of work (epoch, run, …).

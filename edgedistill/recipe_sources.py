@@ -85,12 +85,12 @@ def _check_teacher(recipe, source: str) -> None:
                               "safetensors + arch/factory")
 
 
-def _check_path(source: str, key: str, value: str, what: str) -> None:
+def _check_path(source: str, key: str, value: str, expected: str) -> None:
     p = Path(value)
     if not p.exists():
-        raise ConfigError(source, key, f"no such {what}: {value}", "paths are relative to the recipe file")
-    if (what == "file" and not p.is_file()) or (what == "folder" and not p.is_dir()):
-        raise ConfigError(source, key, f"{value} is not a {what}", f"name a {what}")
+        raise ConfigError(source, key, f"no such {expected}: {value}", "paths are relative to the recipe file")
+    if (expected == "file" and not p.is_file()) or (expected == "folder" and not p.is_dir()):
+        raise ConfigError(source, key, f"{value} is not a {expected}", f"name a {expected}")
 
 
 def _check_factory(source: str, key: str, spec: str) -> None:

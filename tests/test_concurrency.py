@@ -1,8 +1,10 @@
-"""Concurrent runs (issue 11, item 11): two processes on a cold teacher-output cache both succeed, and a
-second run into a folder another run is writing is refused as such — not as an "interrupted run"."""
+"""Concurrent runs (issue 11, item 11): two processes on a cold teacher or teacher-output cache both succeed
+(one writes, the other waits and reuses it), and a second run into a folder another run is writing is
+refused as such — not as an "interrupted run"."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -47,6 +49,43 @@ def test_two_processes_filling_one_cold_cache_entry_both_succeed(tmp_path):
     assert [p.name for p in (cache / "teacher-outputs").iterdir()] != [] and \
         not list((cache / "teacher-outputs").glob("*.partial"))  # one entry, no fill left half-done
     assert len(list((cache / "teacher-outputs").iterdir())) == 1
+
+
+TRAIN = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from edgedistill.data import load_dataset
+    from edgedistill.distill.cache import teacher_hash
+    from edgedistill.distill.teacher import teacher_tensors, train_or_load_teacher
+    from edgedistill.progress import Reporter
+    from edgedistill.recipe import load_recipe
+    recipe, _ = load_recipe(sys.argv[1], {"teacher": {"train": {"epochs": 3}}})
+    cache, go = Path(sys.argv[2]), Path(sys.argv[3])
+    ds = load_dataset(recipe.data, None)
+    while not go.exists():  # both processes reach the cold teacher cache at the same instant
+        time.sleep(0.001)
+    teacher, result, cached = train_or_load_teacher(recipe, ds, teacher_tensors(ds), cache, Reporter())
+    print(json.dumps({"cached": cached, "hash": teacher_hash(teacher), "seconds": result.seconds}))
+""")
+
+
+def test_two_processes_on_one_cold_teacher_cache_train_it_once(tmp_path):
+    """One writer per trained-teacher entry: the second process waits for the lock, then reuses the teacher."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    go, cache = tmp_path / "go", tmp_path / "cache"
+    procs = [subprocess.Popen([sys.executable, "-c", TRAIN, str(TINY), str(cache), str(go)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    time.sleep(4)  # both imported torch and generated the data
+    go.touch()
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    got = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
+    assert sorted(g["cached"] for g in got) == [False, True], outs  # trained once, reused once
+    assert got[0]["hash"] == got[1]["hash"] and got[0]["seconds"] == got[1]["seconds"]  # the same teacher
+    waiter = next(e for (_, e), g in zip(outs, got) if g["cached"])
+    assert "teacher: waiting for another process training" in waiter
+    entry, = (cache / "teachers").iterdir()
+    assert sorted(p.name for p in entry.iterdir()) == ["result.json", "teacher.safetensors"]  # no temp files left
 
 
 def test_two_concurrent_runs_on_a_cold_cache_both_succeed(tmp_path):

@@ -202,3 +202,41 @@ def test_new_data_sources_run_end_to_end(tmp_path, source):
         assert rep["parity"][name]["top1_agreement"]["value"] == 100.0, name
     students = rep["training"]["students"]  # the transfer run also sees the unlabelled rows
     assert students["distilled_transfer"]["examples_per_epoch"] > students["distilled"]["examples_per_epoch"]
+
+
+USER_DATA = '''import numpy as np
+
+
+def missing(seed: int = 0):
+    raise FileNotFoundError(f"no such shard: /data/part-{seed}.bin\\nsecond line, never shown")
+
+
+class BadItems:
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, i):
+        return np.ones(4) * (1 / (i - 2)), 0
+
+
+def bad_items():
+    return BadItems()
+'''
+
+
+@pytest.mark.parametrize("factory, problem, line", [
+    ("missing", "calling 'user_data_mod:missing' raised FileNotFoundError: no such shard: /data/part-42.bin", 5),
+    ("bad_items", "item 2 of what 'user_data_mod:bad_items' returned raised ZeroDivisionError: division by zero", 13),
+])
+def test_a_data_factory_that_raises_is_one_line_exit_2(tmp_path, factory, problem, line):
+    """The user's code failing is their error (exit 2), not ours (4): its first line and file:line, no traceback."""
+    from conftest import cli
+
+    (tmp_path / "user_data_mod.py").write_text(USER_DATA)
+    (tmp_path / "r.toml").write_text(f'name = "byo"\n[data]\nname = "import"\nfactory = "user_data_mod:{factory}"\n'
+                                     f'{MODELS}')
+    got = cli("distill", tmp_path / "r.toml", "--out", tmp_path / "run", "--quiet")
+    assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+    assert "data.factory: " + problem in got.stderr and "Traceback" not in got.stderr
+    assert f"at {tmp_path / 'user_data_mod.py'}:{line} — fix" in got.stderr and "second line" not in got.stderr
+    assert not (tmp_path / "run").exists()

@@ -163,3 +163,47 @@ def test_the_pipeline_filled_the_cache_it_now_reuses(tiny_run, cache_dir, tmp_pa
     name = "student-distilled_transfer.safetensors"
     a, b = load_file(str(tiny_run.out / name)), load_file(str(trained.weights["distilled_transfer"].path))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+NO_CACHE_TEACHER = '''import torch
+
+
+def wide():
+    torch.manual_seed(0)
+    return torch.nn.Linear(8, 100)  # 100 classes: 400 B of float32 logits a row
+'''
+
+NO_CACHE_RUN = '''import resource, sys
+import psutil, torch  # noqa: F401  (imported before the limit: what a run has mapped anyway)
+from edgedistill.cli import main
+vms = psutil.Process().memory_info().vms
+resource.setrlimit(resource.RLIMIT_AS, (vms + 600 * 2**20, resource.RLIM_INFINITY))
+sys.argv = ["edgedistill", "distill", sys.argv[1], "--out", sys.argv[2], "--quiet", "--no-cache"]
+main()
+'''
+
+
+def test_no_cache_teacher_outputs_beyond_memory_exit_3_before_computing(tmp_path):
+    """--no-cache holds the outputs in memory: 2,000,300 rows × 400 B (800 MB, 1.6 GB with working copies) in a
+    run whose address space (RLIMIT_AS) leaves it 600 MB is refused, naming the data and the fix."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.normal(size=(300, 8)).astype(np.float32), y_train=np.arange(300) % 100,
+             x_test=rng.normal(size=(100, 8)).astype(np.float32), y_test=np.arange(100) % 100,
+             x_unlabeled=np.zeros((2_000_000, 8), np.float32))
+    (tmp_path / "wide_teacher.py").write_text(NO_CACHE_TEACHER)
+    (tmp_path / "r.toml").write_text('name = "wide"\n[data]\nname = "npz"\npath = "d.npz"\n[teacher]\n'
+                                     'source = "import"\nfactory = "wide_teacher:wide"\n[student]\narch = "mlp"\n'
+                                     'train = { epochs = 1, lr = 1e-2 }\ntransfer_train = { epochs = 1, lr = 1e-2 }\n')
+    got = subprocess.run([sys.executable, "-c", NO_CACHE_RUN, str(tmp_path / "r.toml"), str(tmp_path / "run")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    errors = [line for line in got.stderr.splitlines() if not line.startswith("warning: teacher")]  # it is random
+    assert got.returncode == 3 and len(errors) == 1, got.stderr[-3000:]
+    assert (f"{tmp_path / 'd.npz'}: holding the teacher's outputs for 2,000,300 rows (400 B a row) in memory needs "
+            "800.1 MB (1.6 GB with working copies)") in got.stderr, got.stderr
+    assert got.stderr.strip().endswith("— drop --no-cache: the teacher-output cache memory-maps them from disk")
+    assert not (tmp_path / "run").exists()

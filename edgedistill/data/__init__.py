@@ -53,7 +53,7 @@ def load_dataset(cfg, cache_dir) -> Dataset:
                 have = tuple(got.shape[1:]) if got is not None else {n: tuple(v.shape[1:]) for n, v in extra.items()}
                 raise InputFileError(cfg.unlabeled, f"unlabelled inputs have shape {have}, the {cfg.name} data's "
                                                     f"{a.shape[1:]}" + ("" if name == "input" else f" ({name})"),
-                                     "give unlabelled inputs of the labelled data's kind and size")
+                                     "give unlabelled inputs shaped like the labelled ones")
         ds = replace(ds, x_unlabeled=concat(ds.x_unlabeled, extra))
     if cfg.unlabeled_fraction:
         ds = drop_labels(ds, cfg.unlabeled_fraction, cfg.seed)

@@ -147,7 +147,7 @@ def not_empty(where: str, **splits: np.ndarray) -> None:
 def labels_kind(y: np.ndarray, where: str, what: str) -> None:
     """Class ids must be integers: string or float labels are refused, never silently compared."""
     if y.dtype.kind not in "iub":
-        raise InputFileError(where, f"{what} are {y.dtype} ({y.dtype.kind!r} kind), not integer class ids",
+        raise InputFileError(where, f"{what} are {y.dtype}, not integer class ids",
                              "store class ids 0…C-1 as integers (map names to ids first)")
 
 

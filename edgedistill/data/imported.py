@@ -8,10 +8,26 @@ other source is: fine for the small data sets that on-device students are distil
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
-from ..errors import ConfigError, InputFileError
+from ..errors import ConfigError, EdgeDistillError, InputFileError
 from .base import Dataset, assemble
+
+
+@contextmanager
+def _users_code(what: str):
+    """The user's factory or dataset raising (not our bug, exit 2): one line with its first line and file:line;
+    the traceback stays attached for --debug."""
+    from ..models.imports import call_failure
+
+    try:
+        yield
+    except EdgeDistillError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise ConfigError("recipe", "data.factory", *call_failure(what, exc)) from exc
 
 
 def _arrays(ds, where: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -20,8 +36,11 @@ def _arrays(ds, where: str) -> tuple[np.ndarray, np.ndarray | None]:
         raise InputFileError(where, f"returned a {type(ds).__name__}, not a map-style dataset",
                              "return a torch.utils.data.Dataset with __len__ and __getitem__")
     xs, ys = [], []
-    for i in range(len(ds)):
-        item = ds[i]
+    with _users_code(f"len() of what {where!r} returned"):
+        n = len(ds)
+    for i in range(n):
+        with _users_code(f"item {i} of what {where!r} returned"):
+            item = ds[i]
         if isinstance(item, tuple | list) and len(item) == 2:
             x, y = item
             ys.append(int(y))
@@ -48,7 +67,8 @@ def load_imported(cfg, cache_dir) -> Dataset:
         fn = load_callable(cfg.factory)
     except ImportSpecError as exc:
         raise ConfigError("recipe", "data.factory", *exc.args) from None
-    got = call_factory(fn, {}, seed=cfg.seed)
+    with _users_code(f"calling {cfg.factory!r}"):
+        got = call_factory(fn, {}, seed=cfg.seed)
     parts = got if isinstance(got, dict) else {"train": got}
     unknown = set(parts) - {"train", "test", "unlabeled"}
     if unknown or "train" not in parts:

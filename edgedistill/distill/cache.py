@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import shutil
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..artifacts import atomic_write_text, raise_unusable
-from ..cache import arrays_hash, content_key
+from ..cache import arrays_hash, content_key, entry_lock
 from .features import FeatureTap
 
 FORMAT = 1
@@ -206,27 +206,6 @@ def fill_entry(folder: Path, teacher, x, stored: Stored, classes: int, reporter=
     return load_entry(folder, stored, classes)
 
 
-@contextmanager
-def entry_lock(folder: Path, reporter=None):
-    """Exclusive lock of one cache entry: `<cache>/locks/teacher-outputs-<key>.lock`, held with flock, which
-    the kernel releases when the holder exits or is killed, so a crashed fill never blocks the next one."""
-    import fcntl
-
-    path = folder.parent.parent / "locks" / f"teacher-outputs-{folder.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if reporter:
-                reporter.info(f"teacher outputs: waiting for another process filling {folder}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _allocate(folder: Path, partial: Path, probe: dict, shapes: dict) -> None:
     """Empty, full-size files in `partial` (blocks reserved now: a full disk fails here with ENOSPC,
     not later as SIGBUS while writing through the memory map); a damaged entry under `folder` goes."""
@@ -258,12 +237,14 @@ def _fill_rows(partial: Path, teacher, x, stored: Stored, rank: int, world: int,
 
 def teacher_outputs(teacher, x, stored: Stored, classes: int, cache_dir: Path | None,
                     preprocessing: str = "none", reporter=None, rank: int = 0, world: int = 1,
-                    barrier=lambda: None, task=None) -> CachedOutputs:
+                    barrier=lambda: None, task=None, data: str = "the data") -> CachedOutputs:
     """The teacher's outputs on `x`, from the cache when an entry exists, else computed (and stored).
 
-    Without a cache directory (`--no-cache`) the outputs are computed once and kept in memory.
+    Without a cache directory (`--no-cache`) the outputs are computed once and kept in memory, after
+    checking they fit (`data` names the rows in the error).
     """
     if cache_dir is None:
+        _fits_in_memory(teacher, x, stored, task, data)
         return CachedOutputs(compute(teacher, x, stored, task=task), stored, classes)
     key = cache_key(teacher_hash(teacher), inputs_hash(x), preprocessing, stored)
     folder = Path(cache_dir) / "teacher-outputs" / key[:24]
@@ -273,3 +254,18 @@ def teacher_outputs(teacher, x, stored: Stored, classes: int, cache_dir: Path | 
             reporter.info(f"teacher outputs: reused from cache {folder} ({len(x):,} rows, key {key[:12]})")
         return found
     return fill_entry(folder, teacher, x, stored, classes, reporter, rank, world, barrier, task)
+
+
+def _fits_in_memory(teacher, x, stored: Stored, task, data: str) -> None:
+    """InputFileError (exit 3) when N rows × one row's stored outputs (probed on row 0) cannot be held in
+    memory; the cache would memory-map them from disk instead."""
+    from ..data.checks import fits_in_memory
+    from ..errors import InputFileError
+    from .rows import Rows
+
+    x = x if isinstance(x, Rows) else Rows(x)
+    probe = compute(teacher, x, stored, range(min(1, len(x))), task=task)  # one row: (1, …) per array
+    row = sum(a[0].nbytes for a in probe.values()) if len(x) else 0
+    fits_in_memory(len(x) * row, f"holding the teacher's outputs for {len(x):,} rows ({row:,} B a row) in memory",
+                   lambda problem: InputFileError(data, problem, "drop --no-cache: the teacher-output cache "
+                                                                  "memory-maps them from disk"))

@@ -26,7 +26,7 @@ from .ddp import SINGLE, Dist
 from .features import check_layer
 from .objective import Term
 from .rows import Rows, with_transfer
-from .teacher import teacher_probe, teacher_tensors, train_or_load_teacher
+from .teacher import chance_warning, teacher_probe, teacher_tensors, train_or_load_teacher
 from .train import TrainResult, fit, predict
 
 
@@ -45,6 +45,7 @@ class Trained:
     weights: dict[str, Artifact]  # safetensors receipts: "teacher", each student run's name, extra files
     test_outputs: dict[str, np.ndarray]  # "teacher" / "student" → primary outputs on the test rows: parity refs
     references: dict  # the eval set's reference arrays for the test rows (tasks/metrics.py)
+    teacher_warning: str = ""  # e.g. a pretrained teacher near chance (teacher.chance_warning)
 
 
 def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, source: str | None = None,
@@ -66,6 +67,9 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     x, y, x_test, y_test = tensors = teacher_tensors(ds)
     teacher, t_result, cached = _first_on_main(
         dist, lambda: train_or_load_teacher(recipe, ds, tensors, cache_dir, reporter, checkpoints, task))
+    warning = chance_warning(recipe, task, t_result, ds.num_classes)
+    if warning and dist.is_main:
+        reporter.warn(warning)
     t_test = predict(teacher, x_test, task).numpy()
     refs = task.references(ds, t_test)
     # what a student checkpoint depends on: the recipe's training sections and the teacher's exact weights
@@ -103,7 +107,7 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
                   + f" ({count_params(models[shipped]):,} params, {ratio:.0f}× fewer)")
     test_outputs = {"teacher": t_test, "student": predict(models[shipped], x_test, task).numpy()}
     return Trained(task, ds, teacher, t_result, cached, shipped, models[shipped], results, weights, test_outputs,
-                   refs)
+                   refs, warning)
 
 
 def fit_task(task: Task, recipe, ds: Dataset) -> Dataset:
@@ -177,8 +181,8 @@ def _teacher_outputs(recipe, task, teacher, x_all, terms, classes: int, cache_di
         return LiveOutputs(teacher, stored.layers, task)
     preprocessing = "none" if task.name == "classify" else f"task={task.name}"  # how the teacher was called
     return teacher_outputs(teacher, x_all, stored, classes, cache_dir, preprocessing, reporter=reporter,
-                           rank=dist.rank, world=dist.world, barrier=dist.barrier,
-                           task=task)  # each rank fills its share of the rows
+                           rank=dist.rank, world=dist.world, barrier=dist.barrier,  # each rank fills its share
+                           task=task, data=str(recipe.data.path or recipe.data.name))
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:

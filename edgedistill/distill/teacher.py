@@ -3,7 +3,9 @@
 Trained (`source = "train"`, the default): key = (recipe [teacher] section, recipe seed,
 labelled-data content hash, training-code version[, the factory module's source hash]).
 A reused teacher reports the training time of the run that trained it, marked as cached.
-Weights are stored as safetensors (no pickle), with a small JSON receipt beside them.
+Weights are stored as safetensors (no pickle), with a small JSON receipt beside them, written last:
+its presence marks a complete entry. One writer per entry (a lock in `<cache>/locks`): a second run
+on a cold cache waits for the first one's teacher instead of training its own.
 
 Pretrained (`import`, `torchscript`, `onnx`, `safetensors`; models/teachers.py): loaded, checked
 on two rows, evaluated on the test set and used as it is — never trained.
@@ -18,8 +20,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ..artifacts import atomic_write_text
-from ..cache import code_version, content_key
+from ..artifacts import atomic_write_text, raise_unusable
+from ..cache import code_version, content_key, entry_lock
 from ..models import build_model, count_params, save_weights
 from ..models.teachers import check_on_data, load_pretrained
 from ..tasks import get_task
@@ -50,24 +52,45 @@ def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter,
     task = task or get_task(recipe.task)
     if recipe.teacher.source != "train":
         return _pretrained(recipe, ds, tensors, reporter, task)
+    key = teacher_key(recipe, ds.content_hash(labeled_only=True))
+    if not cache_dir:
+        return _train(recipe, ds, tensors, key, None, reporter, checkpoints, task)
+    folder = Path(cache_dir) / "teachers" / key[:24]
+    found = _cached(recipe, ds, tensors, key, folder, reporter, task)
+    if found:
+        return found
+    try:  # one writer per entry: a second cold run waits here, then reuses the teacher the first one trained
+        with entry_lock(folder, reporter, "teacher", "training"):
+            return (_cached(recipe, ds, tensors, key, folder, reporter, task)
+                    or _train(recipe, ds, tensors, key, folder, reporter, checkpoints, task))
+    except OSError as exc:
+        raise_unusable(exc, folder.parent)  # a full or read-only cache: one line naming the path
+        raise
+
+
+def _cached(recipe, ds, tensors, key: str, folder: Path, reporter, task):
+    """The complete cached teacher in `folder` (result.json present) as train_or_load_teacher returns it, or None."""
+    if not (folder / "result.json").exists():
+        return None
+    model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
+    model.load_state_dict(load_file(folder / "teacher.safetensors"))
+    model.eval()
+    stored = json.loads((folder / "result.json").read_text())
+    result = TrainResult(**{**stored, "metrics": evaluate(model, tensors[2], {"y": ds.y_test}, task)})  # measured here
+    reporter.info(f"teacher: reused from cache {folder} (key {key[:12]}, test {task.summary(result.metrics)})")
+    return model, result, True
+
+
+def _train(recipe, ds, tensors, key: str, folder: Path | None, reporter, checkpoints, task):
+    """Train the teacher (resumable through `checkpoints`) and store it in `folder` when given."""
     x, y, x_test, y_test = tensors
-    refs = {"y": ds.y_test}
     torch.manual_seed(recipe.seed)  # initial weights depend on the recipe's seed only
     model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
-    key = teacher_key(recipe, ds.content_hash(labeled_only=True))
-    folder = Path(cache_dir) / "teachers" / key[:24] if cache_dir else None
-    if folder and (folder / "result.json").exists():
-        model.load_state_dict(load_file(folder / "teacher.safetensors"))
-        model.eval()
-        stored = json.loads((folder / "result.json").read_text())
-        result = TrainResult(**{**stored, "metrics": evaluate(model, x_test, refs, task)})  # measured again, here
-        reporter.info(f"teacher: reused from cache {folder} (key {key[:12]}, test {task.summary(result.metrics)})")
-        return model, result, True
     ckpt = checkpoints("teacher", {"key": key, "teacher": recipe.teacher.model_dump(mode="json"),
                                    "seed": recipe.seed}) if checkpoints else None
     result = fit(model, x, y, cfg=recipe.teacher.train, loss="cross_entropy", loss_params={},
                  x_test=x_test, y_test=y_test, seed=recipe.seed, label="teacher", reporter=reporter,
-                 checkpoints=ckpt, task=task, refs=refs)
+                 checkpoints=ckpt, task=task, refs={"y": ds.y_test})
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
         save_weights(model, folder / "teacher.safetensors")
@@ -93,6 +116,24 @@ def _pretrained(recipe, ds, tensors, reporter, task):
     reporter.info(f"teacher: {cfg.source} {cfg.path or cfg.factory} (loaded, not trained; "
                   f"test {task.summary(metrics)})")
     return model, result, False
+
+
+def chance_warning(recipe, task, result: TrainResult, classes: int) -> str:
+    """A warning ("" if none) when a pretrained classifier scores near chance on the test set.
+
+    Near chance: accuracy ≤ min(1.5 × chance, chance + 10 points). 1.5 × chance is a teacher that gets
+    only half again as many rows right as guessing (15% on 10 classes, 50% on 3); the 10-point cap keeps
+    few-class problems from flagging usable teachers (binary: 60%, not 75%).
+    """
+    acc = result.metrics.get("accuracy")
+    if task.name != "classify" or recipe.teacher.source == "train" or acc is None or classes < 2:
+        return ""
+    chance = 100 / classes
+    if acc > min(1.5 * chance, chance + 10):
+        return ""
+    return (f"teacher {recipe.teacher.path or recipe.teacher.factory} scores {acc:.1f}% test accuracy, near chance "
+            f"({chance:.1f}% on {classes} classes): its students will learn little — check that its class order "
+            "and input preprocessing match the data's")
 
 
 def teacher_tensors(ds):

@@ -11,6 +11,7 @@ import importlib
 import inspect
 import re
 import sys
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def load_callable(spec: str):
                               "fix that line") from None
     except (Exception, SystemExit) as exc:  # the module's own top-level code raised while importing
         raise ImportSpecError(f"importing {module_name!r} raised {type(exc).__name__}: {_first_line(exc)} "
-                              f"at {_raise_site(exc)}", "fix the module's top-level code") from None
+                              f"at {_raise_site(exc) or 'import time'}", "fix the module's top-level code") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             known = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
@@ -62,9 +63,22 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _raise_site(exc: BaseException) -> str:
-    """`file:line` where the exception was raised (the deepest frame outside importlib)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "import time"
+    """`file:line` of the deepest frame in the user's own code (outside edgedistill, the standard library and
+    installed packages; else the deepest outside edgedistill), "" when the traceback shows none."""
+    package = str(Path(__file__).resolve().parents[1])
+    libraries = tuple({str(Path(sysconfig.get_paths()[k]).resolve())
+                       for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(package)]
+    mine = [f for f in frames if not str(Path(f.filename).resolve()).startswith(libraries)] or frames
+    return f"{mine[-1].filename}:{mine[-1].lineno}" if mine else ""
+
+
+def call_failure(what: str, exc: BaseException) -> tuple[str, str]:
+    """(problem, fix) when the user's code raised `exc` while `what` ran: its type, first line and file:line."""
+    site = _raise_site(exc)
+    return (f"{what} raised {type(exc).__name__}: {_first_line(exc)}" + (f" at {site}" if site else ""),
+            "fix that code (rerun with --debug for the traceback)")
 
 
 def call_factory(fn, params: dict, **offered):

@@ -3,7 +3,7 @@
 A task is the one place that knows what a model takes and gives (tasks/base.py): its tensors by
 name, how a model is called, which students a recipe trains, its metrics (tasks/metrics.py, numpy
 only) and the headline figure of a model. A recipe names it with `task = "classify"` (the default).
-A new kind of model is a new task registered here, never a parallel pipeline.
+A new sort of model is a new task registered here, never a parallel pipeline.
 """
 
 from __future__ import annotations
