@@ -1,6 +1,7 @@
 """Child process: load one ONNX file in onnxruntime and measure it. Imports no torch.
 
-Run as `python -m edgedistill.bench._child SPEC.json`; prints one JSON object on stdout.
+Run by ort_native.py as `python -m edgedistill.bench._child` with a JSON spec on stdin (no temp file);
+prints one JSON object on stdout. It dies with the parent and caps its memory first (bench/sandbox.py).
 Peak memory is this process's own VmHWM, read from /proc/self/status: a fresh process per
 measurement, so nothing from the parent (torch, training) is counted.
 
@@ -8,7 +9,8 @@ A profile's constraints are applied here, before onnxruntime is imported: CPU af
 (os.sched_setaffinity, inherited by every thread onnxruntime starts) and a memory ceiling
 (RLIMIT_DATA: since Linux 4.7 it bounds brk and private writable mmaps, i.e. every malloc, while
 leaving untouched the large PROT_NONE address reservations that make RLIMIT_AS unusable with a
-thread pool). An allocation beyond it fails inside this process; the parent reports it.
+thread pool) — the profile's, or half the host's memory where the profile sets none. An allocation
+beyond it fails inside this process; the parent reports it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sys
 import time
 
 import numpy as np
+
+from .sandbox import enter, first_line
 
 
 def _status_kb(field: str) -> int | None:
@@ -63,7 +67,7 @@ def _timed(sess, feed, n: int) -> list[int]:
 
 
 def constrain(constraints: dict) -> dict:
-    """Apply CPU affinity and the memory ceiling to this process; return what was actually applied (read back)."""
+    """Apply CPU affinity to this process; return what was actually applied, memory ceiling included (read back)."""
     import os
     import resource
 
@@ -72,10 +76,9 @@ def constrain(constraints: dict) -> dict:
         allowed = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, allowed[:constraints["cpus"]])
         applied["affinity"] = sorted(os.sched_getaffinity(0))
-    if constraints.get("memory_limit_mib"):
-        limit = constraints["memory_limit_mib"] * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-        applied["rlimit_data_bytes"] = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    limit = resource.getrlimit(resource.RLIMIT_DATA)[0]  # set by sandbox.enter() before anything heavy
+    if limit != resource.RLIM_INFINITY:
+        applied["rlimit_data_bytes"] = limit
     return applied
 
 
@@ -155,12 +158,11 @@ def main(spec: dict) -> int:
         print(json.dumps(result))
         return 0
     except Exception as exc:  # the parent turns this into a one-line error naming the file
-        text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        text = first_line(exc)
         oom = isinstance(exc, MemoryError) or any(w in text.lower() for w in _OOM_WORDS)
-        print(json.dumps({"error": text[:300], "kind": "memory" if oom else "run"}), flush=True)
+        print(json.dumps({"error": text, "kind": "memory" if oom else "run"}), flush=True)
         return 3
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1], encoding="utf-8") as fh:
-        sys.exit(main(json.load(fh)))
+    sys.exit(main(enter()))
