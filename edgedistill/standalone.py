@@ -36,7 +36,7 @@ def bench_files(models, devices, data: Path | None = None, shapes: dict | None =
 
 
 def bench_run(models, devices, data: Path | None = None, shapes: dict | None = None, reporter=None,
-              task: str | None = None):
+              task: str | None = None, repeat: int = 1):
     """Every model file × every profile → BenchRun (figures, a status per pair, graph cost, environment).
 
     Model files are ONNX or ORT format (told apart by their first bytes, never read whole here) or
@@ -61,7 +61,8 @@ def bench_run(models, devices, data: Path | None = None, shapes: dict | None = N
         raise InputFileError(str(data), "no such file", "pass an .npz with each model input by name (or x) and y")
     from .resources import default_cache_dir
 
-    return measure(files, profiles, data, shapes, reporter or Reporter(), cache=default_cache_dir(), task=task)
+    return measure(files, profiles, data, shapes, reporter or Reporter(), cache=default_cache_dir(), task=task,
+                   repeat=repeat)
 
 
 def ab_files(models, old: Path, devices, shapes: dict | None = None) -> list:

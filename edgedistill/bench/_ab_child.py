@@ -13,7 +13,8 @@ import json
 import sys
 import time
 
-from ._child import _synth, _timed
+from ._child import _timed, input_specs
+from .feeds import feed
 from .sandbox import enter, first_line
 
 
@@ -29,10 +30,9 @@ def measure(spec: dict) -> dict:
     """Per-block run times (ns) of A (old) and B (new): lists of `blocks` lists of `block_runs` each."""
     sa, sb = _session(spec["a"], spec["threads"]), _session(spec["b"], spec["threads"])
     shapes, batch = spec.get("shapes", {}), spec["batch"]
-    fa = {i.name: _synth(i, batch, shapes) for i in sa.get_inputs()}
-    fb = {i.name: _synth(i, batch, shapes) for i in sb.get_inputs()}
-    for sess, feed in ((sa, fa), (sb, fb)):
-        _timed(sess, feed, spec["warmup"])  # discarded: caches, arenas, thread-pool spin-up
+    fa, fb = feed(input_specs(sa), batch, shapes), feed(input_specs(sb), batch, shapes)
+    for sess, feeds in ((sa, fa), (sb, fb)):
+        _timed(sess, feeds, spec["warmup"])  # discarded: caches, arenas, thread-pool spin-up
     a_ns, b_ns, start = [], [], time.perf_counter()
     k = spec["block_runs"]
     while len(a_ns) < spec["min_blocks"] or (time.perf_counter() - start < spec["min_seconds"]

@@ -19,6 +19,7 @@ from .sandbox import MIB, Limits, analysis_ceiling, run
 
 HEAD_BYTES = 64 * 1024
 DEFAULT_SECONDS = 600.0
+MIN_SECONDS = 60.0  # importing onnx, onnxruntime and sympy alone takes seconds on a loaded machine
 # ModelProto fields (onnx.proto): number → protobuf wire type (0 varint, 2 length-delimited)
 _MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
 FIX = "re-export it, or check the download is complete"
@@ -74,7 +75,8 @@ def sniff(path: Path) -> str:
     if len(head) >= 8 and head[4:8] == b"ORTM":  # flatbuffer file identifier of ORT-format models
         return "ort"
     if not _looks_like_model_proto(head, size):
-        raise InputFileError(str(path), "not a valid ONNX model (its first bytes are not an ONNX protobuf, or it is cut short)", FIX)
+        raise InputFileError(str(path), "not a valid ONNX model (its first bytes are not an ONNX protobuf, "
+                             "or it is cut short)", FIX)
     return "onnx"
 
 
@@ -112,10 +114,11 @@ def _varint(buf: bytes, pos: int) -> tuple[int | None, int]:
 
 
 def limits_for(path: Path, profiles=()) -> Limits:
-    """The analysis child's limits: 1 GiB + 8 × the file's size, and the longest time limit of `profiles`."""
+    """The analysis child's limits: 1 GiB + 8 × the file's size, and the longest time limit of `profiles`
+    (at least MIN_SECONDS; DEFAULT_SECONDS without profiles)."""
     size = Path(path).stat().st_size
     seconds = max((p.constraints.time_limit_s for p in profiles if p.runtime != "coreml"), default=DEFAULT_SECONDS)
-    return Limits(analysis_ceiling(size), seconds, "analysis")
+    return Limits(analysis_ceiling(size), max(seconds, MIN_SECONDS), "analysis")
 
 
 def analyse(path: Path, batches=(1,), shapes: dict | None = None, limits: Limits | None = None) -> ModelInfo:

@@ -11,7 +11,7 @@ from ..results import Figure, Measurement
 from . import sandbox
 from .outcome import DeviceLimitExceeded
 from .sandbox import MIB, Limits, host_ceiling
-from .stats import summarize_ns
+from .stats import latency_measurements, summarize_ns
 
 
 def check_onnx_file(path: Path, profiles=()):
@@ -72,13 +72,19 @@ def child_limits(profile) -> Limits:
     return Limits(host_ceiling(), profile.constraints.time_limit_s, "the host default memory ceiling")
 
 
-def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None) -> dict:
+def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None,
+              task: str | None = None) -> dict:
     """Measure `path` under `profile` in a child process; return the child's raw JSON."""
-    spec = {"model": str(Path(path).resolve()), "threads": profile.threads, "data": str(data) if data else None,
+    spec = {"model": str(Path(path).resolve()), "threads": profile.threads,
+            "data": str(Path(data).resolve()) if data else None, "task": task,
             "latency": profile.latency.model_dump(), "throughput": profile.throughput.model_dump(),
             "shapes": shapes or {}, "constraints": profile.constraints.model_dump()}
     limits = child_limits(profile)
     child = sandbox.run("edgedistill.bench._child", spec, limits)
+    if child.out.get("kind") == "data":  # the eval set does not fit the model: name the data file
+        raise InputFileError(str(data), printable(child.out["error"]),
+                             "save each model input under its graph input name (x for one input) and the "
+                             "references the task needs (tasks/metrics.py)")
     return child_result(child, path, profile, limits)
 
 
@@ -104,16 +110,15 @@ def child_result(child, path: Path, profile, limits: Limits) -> dict:
 
 
 def bench(artifact: str, path: Path, profile, data: Path | None = None,
-          shapes: dict | None = None) -> list[Measurement]:
+          shapes: dict | None = None, **options) -> list[Measurement]:
     """All figures for one file on one profile (how = the profile's `how`)."""
-    return bench_detailed(artifact, path, profile, data, shapes)[0]
+    return bench_detailed(artifact, path, profile, data, shapes, **options)[0]
 
 
 def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None,
-                   shapes: dict | None = None) -> tuple[list[Measurement], dict]:
+                   shapes: dict | None = None, task: str | None = None, **_) -> tuple[list[Measurement], dict]:
     """bench() plus the run's details: threads actually used, constraints read back, timer resolution."""
-    raw = run_child(path, profile, data, shapes)
-    s = summarize_ns(raw["latency_ns"])
+    raw = run_child(path, profile, data, shapes, task)
     how, dev = profile.how, profile.name
 
     def m(metric, value, unit):
@@ -121,18 +126,16 @@ def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None,
 
     out = [m("session_create_ms", raw["session_create_ns"] / 1e6, "ms"),
            m("first_run_ms", raw["first_run_ns"] / 1e6, "ms"),
-           m("p50_ms", s["p50_ms"], "ms"), m("p90_ms", s["p90_ms"], "ms"), m("p99_ms", s["p99_ms"], "ms"),
-           m("mean_ms", s["mean_ms"], "ms"), m("latency_cv", 100 * s["cv"], "%"),
-           m("latency_runs", s["runs"], "runs"),
+           *latency_measurements(summarize_ns(raw["latency_ns"]), m),
            m("throughput", raw["throughput_per_s"], "samples/s"),
+           m("throughput_batch", raw["throughput_batch"], "samples"),
            m("peak_memory", raw["peak_rss_bytes"], "B"),
            m("baseline_memory", raw["baseline_rss_bytes"], "B")]
-    if "accuracy" in raw:
-        out.append(m("accuracy", 100 * raw["accuracy"], "%"))
-    if "agreement" in raw:
-        out.append(m("agreement", 100 * raw["agreement"], "%"))
+    out += [m(name, value, unit) for name, (value, unit) in raw.get("metrics", {}).items()]
     details = {"intra_op_threads_set": raw["threads"], "intra_op_threads_used": raw.get("intra_op_threads_used"),
                "constraints_applied": raw.get("constraints_applied", {}), "timer": raw.get("timer"),
-               "runtime": f"onnxruntime {raw['ort_version']}", "latency_batch": profile.latency.batch,
-               "throughput_batch": profile.throughput.batch}
+               "runtime": f"onnxruntime {raw['ort_version']}", "latency_batch": raw["latency_batch"],
+               "throughput_batch": raw["throughput_batch"]}
+    if "task" in raw:
+        details.update(task=raw["task"], eval_samples=raw["eval_samples"])
     return out, details

@@ -18,9 +18,10 @@ from ..devices import load_profile
 from ..errors import InputFileError, StageError
 from ..registry import Registry
 from ..results import Figure, Measurement
-from . import browser, coreml, ort_native
+from . import browser, conditions, coreml, ort_native, sessions
 from .analysis import analyse, check_shapes, limits_for
 from .estimate import estimated
+from .evalset import check_eval_set
 from .outcome import BenchRun, DeviceLimitExceeded, NotRunnable, Status, stability
 
 # device profile `runtime` → runner(artifact, path, profile, eval_set, shapes, **options) -> [Measurement] or
@@ -67,18 +68,22 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
 
 
 def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, cache: Path | None = None,
-            sizes: bool = True, task: str | None = None) -> BenchRun:
+            sizes: bool = True, task: str | None = None, repeat: int = 1) -> BenchRun:
     """files: [(artifact, path, kind)] with kind "onnx", "ort" or "coreml" (.mlpackage); every file × every profile.
 
     Each model file is first read in the analysis child (checker, inputs, graph cost; exit 3 over its
     limits), `--shape` names are checked against the inputs (exit 2), then each pair is measured.
     `cache`: where brotli sizes are kept by content hash (None: always recompute); `sizes=False`
     skips the file-size figures (benchmarks that only need latency); `task` names the eval set's
-    task (classify, embed, lm; None: inferred from its reference arrays)."""
+    task (classify, embed, lm; None: inferred from its reference arrays); `repeat`: fresh sessions
+    per pair, figures = their median (bench/sessions.py)."""
+    start = conditions.snapshot()
     ms: list[Measurement] = []
     statuses: list[Status] = []
     infos = analyse_files(files, profiles, shapes)
     check_shapes(list(infos.values()), shapes)
+    if data is not None:
+        check_eval_set(data, infos)
     costs = {name: cost_json(info) for name, info in infos.items()}
     if sizes:
         for name, path, _ in files:
@@ -92,12 +97,13 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, c
                      for name, _, other in files if other not in kinds]
         with reporter.task(f"bench {p.name}", max(len(todo), 1)) as advance:
             for name, path, _ in todo:
-                got, status = _run_one(name, path, p, data, shapes, info=infos.get(name), task=task)
+                got, status = _run_one(name, path, p, data, shapes, repeat, info=infos.get(name), task=task)
                 est, note = _estimate(name, infos.get(name), p, status)
                 ms += got + est
                 statuses.append(replace(status, details={**status.details, "estimate": note}) if note else status)
                 advance(file=name, status=status.status)
-    return BenchRun(ms, statuses, costs, {p.name: _profile_json(p) for p in profiles}, environment())
+    env = {**environment(), "conditions": conditions.since(start), "repeat": repeat}
+    return BenchRun(ms, statuses, costs, {p.name: _profile_json(p) for p in profiles}, env)
 
 
 def analyse_files(files, profiles, shapes: dict | None) -> dict:
@@ -125,17 +131,22 @@ def _estimate(name: str, info, profile, status: Status) -> tuple[list[Measuremen
     return estimated(name, cost, profile), ""
 
 
-def _run_one(name: str, path: Path, profile, data, shapes, **options) -> tuple[list[Measurement], Status]:
-    """One (file, profile) measurement; a profile that cannot run here, or a file that does not fit, is a status."""
+def _run_one(name: str, path: Path, profile, data, shapes, repeat: int = 1,
+             **options) -> tuple[list[Measurement], Status]:
+    """One (file, profile) pair, `repeat` fresh sessions; a profile that cannot run here, or a file that does
+    not fit, is a status. The machine's load and steal time over the measurement go into the details."""
     runner = RUNNERS.get(profile.runtime)
+    start, results = conditions.snapshot(), []
     try:
-        result = _call(runner, name, path, profile, data, shapes, **options)
+        for _ in range(repeat):
+            result = _call(runner, name, path, profile, data, shapes, **options)
+            results.append(result if isinstance(result, tuple) else (result, {}))
     except NotRunnable as exc:
         return [], Status(name, profile.name, "not_runnable", str(exc), {})
     except DeviceLimitExceeded as exc:
-        return [], Status(name, profile.name, "failed", str(exc), {})
-    got, details = result if isinstance(result, tuple) else (result, {})
-    return got, stability(name, profile.name, got, dict(details))
+        return [], Status(name, profile.name, "failed", str(exc), {"conditions": conditions.since(start)})
+    got, details = sessions.merge(results)
+    return got, stability(name, profile.name, got, {**details, "conditions": conditions.since(start)})
 
 
 def _call(runner, *args, **options):

@@ -126,12 +126,12 @@ def inconsistent_shapes(path: Path) -> Path:
     return save(g, path)
 
 
-def control_bytes(path: Path) -> Path:
-    """Tensor names with ESC sequences and a newline; an op that fails so the name is printed."""
+def control_bytes(path: Path, op: str = "Relu") -> Path:
+    """Tensor and node names with ESC sequences, a bell and a newline (`op` NoSuchOp: refused by the checker)."""
     from onnx import TensorProto, helper
 
     name = "x\x1b[31mRED\x1b[0m\nFAKE: line"
-    g = helper.make_graph([helper.make_node("NoSuchOp", [name], ["y\x07"])], "ctl",
+    g = helper.make_graph([helper.make_node(op, [name], ["y\x07"], name="n\x1b]0;title\x07")], "ctl",
                           [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 4])],
                           [helper.make_tensor_value_info("y\x07", TensorProto.FLOAT, [1, 4])])
     return save(g, path)
