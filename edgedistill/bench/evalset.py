@@ -33,7 +33,7 @@ def read_headers(data: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         raise InputFileError(str(data), "no such file", FIX) from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputFileError(str(data), f"not an .npz archive ({type(exc).__name__}: {exc})",
-                             "write it with numpy.savez(path, name=array, …); a single .npy is not an eval set") \
+                             "write it with numpy.savez(path, x=inputs, y=labels); a single .npy is not an eval set") \
             from None
 
 

@@ -1,7 +1,8 @@
 """Human forms of a benchmark (schema edgedistill.bench/1): table rows shared by terminal and markdown.
 
 Every cell carries how it was obtained unless measured on this host ("(estimated)", "(browser)"),
-and a warm latency whose CV exceeded 5% is marked "unstable".
+and a warm latency whose IQR exceeded 10% of its median (or whose --repeat sessions disagreed by
+more than 10%) is marked "unstable"; the CV is shown as a figure only.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from ..artifacts import printable
 from ..results import Figure, index, label, lookup
 
 ROW_METRICS = ("size", "gzip_size", "brotli_size", "weight_bytes", "session_create_ms", "first_run_ms",
-               "p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_cv", "estimated_ms", "throughput",
-               "peak_memory", "accuracy", "agreement")
+               "p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_iqr", "latency_cv", "sessions", "session_spread",
+               "estimated_ms", "throughput", "throughput_batch", "peak_memory", "accuracy", "agreement", "perplexity",
+               "cosine", "nn_overlap", "spearman")
 STATUS_HEADER = ["artifact", "device", "status", "reason / threads used"]
 COST_HEADER = ["artifact", "params", "MACs", "weight bytes", "peak activations", "heaviest op"]
 
@@ -51,7 +53,7 @@ def status_rows(doc: dict) -> list[list[str]]:
 
 
 def cost_rows(doc: dict) -> list[list[str]]:
-    """Graph cost per ONNX file (shape inference at batch 1); names from the file are escaped."""
+    """Graph cost per ONNX file (symbolic shape inference at batch 1); names from the file are escaped."""
     rows = []
     for name, c in doc.get("cost", {}).items():
         if "unavailable" in c:
@@ -65,13 +67,27 @@ def cost_rows(doc: dict) -> list[list[str]]:
     return rows
 
 
+def conditions_line(doc: dict) -> str:
+    """"measured under load 1.20 0.90 0.70, steal 0.0%, busy 45% · 3 sessions per pair" ("" when unknown)."""
+    from .conditions import describe
+
+    env = doc.get("environment", {})
+    text = describe(env.get("conditions") or {})
+    repeat = env.get("repeat", 1)
+    if not text:
+        return ""
+    return f"measured under {text}" + (f" · median of {repeat} sessions per pair" if repeat > 1 else "")
+
+
 def markdown(doc: dict, title: str = "edgedistill bench") -> str:
-    """The whole benchmark as markdown: per-device tables, statuses, cost, environment."""
+    """The whole benchmark as markdown: per-device tables, statuses, cost, environment and load."""
     env = doc.get("environment", {})
     cpu = env.get("cpu", {})
     lines = [f"# {title}", "", f"CPU {cpu.get('model', '?')} ({', '.join(cpu.get('flags', []))}), "
              f"{cpu.get('logical_cores', '?')} logical cores · " +
              ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v), ""]
+    if conditions_line(doc):
+        lines += [conditions_line(doc), ""]
     for device, (header, rows) in device_tables(doc).items():
         lines += [f"## {device}", "", _md(header), "|---|" + "---:|" * (len(header) - 1), *map(_md, rows), ""]
     lines += status_markdown(doc) + ["## Graph cost", "", _md(COST_HEADER), "|---|---:|---:|---:|---:|---|",
@@ -93,7 +109,7 @@ def _cell(f: Figure | None, metric: str, unstable: bool) -> str:
     if f is None:
         return "—"
     text = label(f)
-    flagged = unstable and metric in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_cv")
+    flagged = unstable and metric in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_iqr", "session_spread")
     return text + " unstable" if flagged else text
 
 
