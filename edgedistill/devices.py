@@ -10,43 +10,60 @@ from . import config
 from .config import Frozen
 from .resources import data_dir
 
-PosInt = Annotated[int, Field(gt=0)]
 Source = Annotated[str, Field(min_length=10)]  # a citation: vendor page, datasheet, paper, or a derivation
 
 
+# Every number has a finite range: a profile from someone else's branch with `min_seconds = inf`
+# or `runs = 10**18` is a config error (exit 2) naming the key, never a bench that never ends.
+def Int(ge: int, le: int):  # noqa: N802 (a type factory)
+    """An int in [ge, le]."""
+    return Annotated[int, Field(ge=ge, le=le)]
+
+
+def Real(le: float, ge: float | None = None, gt: float | None = None):  # noqa: N802
+    """A finite float in its range (inf and nan refused)."""
+    return Annotated[float, Field(ge=ge, gt=gt, le=le, allow_inf_nan=False)]
+
+
+MAX_BATCH = 65_536
+
+
 class Latency(Frozen):
-    batch: PosInt = 1
-    warmup: Annotated[int, Field(ge=0)] = 10  # discarded
-    runs: PosInt = 200  # at least this many timed runs …
-    min_seconds: Annotated[float, Field(ge=0)] = 2.0  # … and at least this long
+    batch: Int(1, MAX_BATCH) = 1
+    warmup: Int(0, 100_000) = 10  # discarded
+    runs: Int(1, 10_000_000) = 200  # at least this many timed runs …
+    min_seconds: Real(3600, ge=0) = 2.0  # … and at least this long
 
 
 class Throughput(Frozen):
-    batch: PosInt = 64
-    runs: PosInt = 20
+    batch: Int(1, MAX_BATCH) = 64
+    runs: Int(1, 1_000_000) = 20
 
 
 class BrowserSettings(Frozen):
     """[browser] table of an onnxruntime-web profile (see edgedistill/bench/browser.py)."""
 
     isolated: bool = False  # serve COOP same-origin + COEP require-corp: wasm threads, 5 µs timers
-    cpu_throttle: Annotated[float, Field(ge=1)] = 1.0  # DevTools Emulation.setCPUThrottlingRate (4 = Lighthouse mobile)
+    cpu_throttle: Real(100, ge=1) = 1.0  # DevTools Emulation.setCPUThrottlingRate (4 = Lighthouse mobile)
 
 
 # --- native constraints and published peaks (owned by the native runner; the browser sub-table is separate) ---
 class Constraints(Frozen):
     """How the child process is constrained to look like a phone core cluster."""
 
-    cpus: PosInt | None = None  # pin the child to this many CPUs (the first N it may use), os.sched_setaffinity
-    memory_limit_mib: PosInt | None = None  # RLIMIT_DATA of the child, set before onnxruntime loads
+    cpus: Int(1, 4096) | None = None  # pin the child to this many CPUs (the first N it may use), os.sched_setaffinity
+    memory_limit_mib: Int(1, 2**24) | None = None  # RLIMIT_DATA of the child, set before onnxruntime loads
+    # wall clock of one child (native) or page (browser), session creation included; past it the
+    # child's process group is killed and the pair gets status `failed` with this limit as the reason
+    time_limit_s: Real(86_400, gt=0) = 600.0
 
 
 class Peak(Frozen):
     """Published peak compute and memory bandwidth of the cores a profile stands for, each with its source."""
 
-    gflops: Annotated[float, Field(gt=0)]  # fp32 FLOP/s × 1e-9 over the cores the profile uses
+    gflops: Real(1e7, gt=0)  # fp32 FLOP/s × 1e-9 over the cores the profile uses
     gflops_source: Source
-    bandwidth_gbs: Annotated[float, Field(gt=0)]  # DRAM bytes/s × 1e-9
+    bandwidth_gbs: Real(1e6, gt=0)  # DRAM bytes/s × 1e-9
     bandwidth_source: Source
 
 
@@ -55,7 +72,7 @@ class DeviceProfile(Frozen):
     description: str
     runtime: Literal["onnxruntime", "onnxruntime-web", "coreml"]
     how: Literal["measured", "browser", "estimated"]
-    threads: Annotated[int, Field(ge=0)] = 0  # 0: onnxruntime's default (one per physical core)
+    threads: Int(0, 4096) = 0  # 0: onnxruntime's default (one per physical core)
     latency: Latency = Latency()
     throughput: Throughput = Throughput()
     browser: BrowserSettings | None = None  # onnxruntime-web only; None: BrowserSettings() defaults

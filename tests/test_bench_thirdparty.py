@@ -42,7 +42,11 @@ def test_silero_vad_audio(tmp_path):
     got = figures(doc, model.name)
     assert got["p50_ms"] > 0 and got["peak_memory"] > got["baseline_memory"]
     assert doc["cost"][model.name]["params"] > 100_000  # ~310k parameters in its main graph
-    assert doc["cost"][model.name]["subgraph_ops_not_counted"] > 0  # the network lives in If branches
+    cost = doc["cost"][model.name]
+    # its If branches are counted now, but symbolic shape inference fails on this export and ONNX's
+    # leaves every Conv's shape unknown: the cost says so instead of a latency estimate
+    n = cost["uncounted_ops"]
+    assert n > 0 and cost["estimate"] == f"estimate unavailable ({n} ops uncounted)"
 
 
 @pytest.mark.slow

@@ -14,13 +14,14 @@ from edgedistill.devices import load_profile
 from edgedistill.errors import InputFileError
 
 
-def tiny_mlp(path, op="Relu"):
-    """x (N, 40) → MatMul → `op` → MatMul → logits (N, 10): a real single-file ONNX model."""
+def tiny_mlp(path, op="Relu", rows=40):
+    """x (N, 40) → MatMul → `op` → MatMul → logits (N, 10): a real single-file ONNX model
+    (`rows` ≠ 40: a first weight that cannot multiply x, which only a runtime notices)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(1)
-    w1 = numpy_helper.from_array((0.3 * rng.standard_normal((40, 64))).astype(np.float32), "w1")
+    w1 = numpy_helper.from_array((0.3 * rng.standard_normal((rows, 64))).astype(np.float32), "w1")
     w2 = numpy_helper.from_array((0.3 * rng.standard_normal((64, 10))).astype(np.float32), "w2")
     nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node(op, ["h"], ["r"]),
              helper.make_node("MatMul", ["r", "w2"], ["logits"])]
@@ -65,11 +66,13 @@ def test_page_predictions_equal_native_onnxruntime(model_and_data, tmp_path):
     from edgedistill.bench.browser import run_page
 
     model, data, native = model_and_data
-    raw = run_page(model, quick_profile(tmp_path, "browser-wasm"), data, want_outputs=True)
-    logits = np.asarray(raw["outputs"], dtype=np.float32).reshape(native.shape)
+    raw = run_page(model, quick_profile(tmp_path, "browser-wasm"), data)
+    logits = raw["outputs"]  # POSTed back by the page as raw float32 bytes, batch by batch
+    assert logits.shape == native.shape and logits.dtype == np.float32
     np.testing.assert_allclose(logits, native, rtol=1e-4, atol=1e-4)
     assert (logits.argmax(1) == native.argmax(1)).all()
-    assert raw["accuracy"] == pytest.approx(0.8) and raw["agreement"] == 1.0 and raw["eval_samples"] == 300
+    assert raw["task"] == "classify" and raw["eval_samples"] == 300
+    assert raw["metrics"]["accuracy"] == [pytest.approx(80.0), "%"] and raw["metrics"]["agreement"] == [100.0, "%"]
 
 
 @pytest.mark.browser
@@ -104,10 +107,13 @@ def test_synthesised_inputs_respect_shapes(model_and_data, tmp_path):
     from edgedistill.bench.browser import page_spec
 
     model, _, _ = model_and_data
-    spec, blobs = page_spec(model, quick_profile(tmp_path, "browser-wasm"), None, {"x": [3, 40]})
+    inputs = [{"name": "x", "dtype": "float32", "dims": [None, 40]}]
+    spec, blobs, _ = page_spec(model, quick_profile(tmp_path, "browser-wasm"), None, {"x": [3, 40]}, inputs)
     assert spec["inputs"][0]["lat"]["dims"] == [3, 40] and len(blobs["/blob/lat0"]) == 3 * 40 * 4
-    spec, _ = page_spec(model, quick_profile(tmp_path, "browser-wasm"), None, None)
+    assert spec["throughput"]["batch"] == 3  # --shape pins the batch: throughput counts 3 per run, not 8
+    spec, _, _ = page_spec(model, quick_profile(tmp_path, "browser-wasm"), None, None, inputs)
     assert spec["inputs"][0]["lat"]["dims"] == [1, 40] and spec["inputs"][0]["thr"]["dims"] == [8, 40]
+    assert spec["throughput"]["batch"] == 8
 
 
 @pytest.mark.browser
@@ -115,11 +121,11 @@ def test_broken_model_is_a_one_line_input_file_error(tmp_path):
     from edgedistill.bench.browser import bench
 
     profile = quick_profile(tmp_path, "browser-wasm")
-    bad_op = tiny_mlp(tmp_path / "bad-op.onnx", op="NoSuchOp")  # loads in onnx; ORT has no such kernel
+    bad = tiny_mlp(tmp_path / "bad-matmul.onnx", rows=41)  # passes the checker; (N, 40) @ (41, 64) cannot run
     with pytest.raises(InputFileError) as exc:
-        bench("bad-op.onnx", bad_op, profile)
+        bench("bad-matmul.onnx", bad, profile)
     msg = str(exc.value)
-    assert msg.startswith(str(bad_op)) and "onnxruntime-web" in msg and "NoSuchOp" in msg and "\n" not in msg
+    assert msg.startswith(str(bad)) and "onnxruntime-web" in msg and "matrix multiplication" in msg and "\n" not in msg
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x00\x01 definitely not protobuf" * 10)
     with pytest.raises(InputFileError) as exc:
@@ -153,3 +159,39 @@ def test_threads_on_a_page_that_is_not_isolated_is_a_config_error(tmp_path):
     profile = quick_profile(tmp_path, "browser-wasm", threads=2)
     with pytest.raises(ConfigError, match="isolated = true"):
         run_page(tmp_path / "never-read.onnx", profile)
+
+
+@pytest.mark.browser
+def test_ctrl_c_during_the_browser_bench_exits_130_in_one_line(model_and_data, tmp_path):
+    """Ctrl-C in a terminal signals the whole foreground group: edgedistill, and (before the fix) Playwright's
+    driver and Chromium too, which died first and made the parent exit 4 with asyncio lines."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
+    import hostile_models as hm
+
+    model, _, _ = model_and_data
+    tag = uuid.uuid4().hex
+    env = {**os.environ, hm.TAG: tag, "EDGEDISTILL_CACHE": str(tmp_path / "cache")}
+    quick_profile(tmp_path, "browser-wasm")
+    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "bench", model, "--device",
+                             tmp_path / "browser-wasm.toml"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, cwd=hm.ROOT)  # its own group, like a shell job
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(b"chrom" in Path(f"/proc/{p}/cmdline").read_bytes()
+                                                  for p in hm.tagged(tag) if Path(f"/proc/{p}").exists()):
+        time.sleep(0.1)
+    time.sleep(0.3)  # Chromium is starting or measuring
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["edgedistill: aborted"], err
+    time.sleep(1.0)
+    assert hm.tagged(tag) == []  # Chromium and the driver went with it

@@ -1,6 +1,7 @@
 """Child process: two ONNX files in ONE process, timed alternately in blocks (interleaved A/B).
 
-Run as `python -m edgedistill.bench._ab_child SPEC.json`; prints one JSON object on stdout.
+Run by ab.py as `python -m edgedistill.bench._ab_child` with a JSON spec on stdin; prints one JSON
+object on stdout. It dies with the parent and caps its memory first (bench/sandbox.py).
 Both sessions live side by side, so drift in the machine's load (other jobs, thermal state,
 frequency scaling) hits A and B alike; the block order alternates AB, BA, AB … so neither side
 always runs first after the other. Imports no torch.
@@ -12,7 +13,9 @@ import json
 import sys
 import time
 
-from ._child import _synth, _timed
+from ._child import _timed, input_specs
+from .feeds import feed
+from .sandbox import enter, first_line
 
 
 def _session(path: str, threads: int):
@@ -27,10 +30,9 @@ def measure(spec: dict) -> dict:
     """Per-block run times (ns) of A (old) and B (new): lists of `blocks` lists of `block_runs` each."""
     sa, sb = _session(spec["a"], spec["threads"]), _session(spec["b"], spec["threads"])
     shapes, batch = spec.get("shapes", {}), spec["batch"]
-    fa = {i.name: _synth(i, batch, shapes) for i in sa.get_inputs()}
-    fb = {i.name: _synth(i, batch, shapes) for i in sb.get_inputs()}
-    for sess, feed in ((sa, fa), (sb, fb)):
-        _timed(sess, feed, spec["warmup"])  # discarded: caches, arenas, thread-pool spin-up
+    fa, fb = feed(input_specs(sa), batch, shapes), feed(input_specs(sb), batch, shapes)
+    for sess, feeds in ((sa, fa), (sb, fb)):
+        _timed(sess, feeds, spec["warmup"])  # discarded: caches, arenas, thread-pool spin-up
     a_ns, b_ns, start = [], [], time.perf_counter()
     k = spec["block_runs"]
     while len(a_ns) < spec["min_blocks"] or (time.perf_counter() - start < spec["min_seconds"]
@@ -45,10 +47,9 @@ def measure(spec: dict) -> dict:
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1], encoding="utf-8") as fh:
-        spec = json.load(fh)
+    spec = enter()
     try:
         print(json.dumps(measure(spec)))
     except Exception as exc:  # the parent turns this into a one-line error naming the files
-        print(json.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}))
+        print(json.dumps({"error": first_line(exc)}))
         sys.exit(3)

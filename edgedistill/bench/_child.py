@@ -1,6 +1,7 @@
-"""Child process: load one ONNX file in onnxruntime and measure it. Imports no torch.
+"""Child process: load one ONNX (or ORT-format) file in onnxruntime and measure it. Imports no torch.
 
-Run as `python -m edgedistill.bench._child SPEC.json`; prints one JSON object on stdout.
+Run by ort_native.py as `python -m edgedistill.bench._child` with a JSON spec on stdin (no temp file);
+prints one JSON object on stdout. It dies with the parent and caps its memory first (bench/sandbox.py).
 Peak memory is this process's own VmHWM, read from /proc/self/status: a fresh process per
 measurement, so nothing from the parent (torch, training) is counted.
 
@@ -8,16 +9,33 @@ A profile's constraints are applied here, before onnxruntime is imported: CPU af
 (os.sched_setaffinity, inherited by every thread onnxruntime starts) and a memory ceiling
 (RLIMIT_DATA: since Linux 4.7 it bounds brk and private writable mmaps, i.e. every malloc, while
 leaving untouched the large PROT_NONE address reservations that make RLIMIT_AS unusable with a
-thread pool). An allocation beyond it fails inside this process; the parent reports it.
+thread pool) — the profile's, or half the host's memory where the profile sets none. An allocation
+beyond it fails inside this process; the parent reports it.
+
+Every graph input is fed (bench/feeds.py): from the eval set by input name (`x` for a single-input
+model), else synthesised. With an eval set, the task's metrics (tasks/metrics.py) are computed on
+the first output over all its rows.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
 import numpy as np
+
+from .feeds import batch_of, eval_batches, eval_rows, feed, refs_of
+from .sandbox import enter, first_line
+
+ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+             "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8",
+             "tensor(uint8)": "uint8", "tensor(uint16)": "uint16", "tensor(bool)": "bool"}
+
+
+class DataProblem(Exception):
+    """The eval set cannot be evaluated on this model: reported naming the data file, not the model."""
 
 
 def _status_kb(field: str) -> int | None:
@@ -41,16 +59,15 @@ def _peak_rss_bytes() -> int:
     return int(getattr(info, "peak_wset", info.rss))
 
 
-_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
-           "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
-
-
-def _synth(inp, batch: int, shapes: dict) -> np.ndarray:
-    """Random input of the model's declared type; dynamic dims: batch first, else --shape, else 1."""
-    dims = shapes.get(inp.name) or [batch if i == 0 and not isinstance(d, int) else (d if isinstance(d, int) else 1)
-                                    for i, d in enumerate(inp.shape)]
-    rng = np.random.default_rng(0)
-    return rng.standard_normal(dims).astype(_DTYPES.get(inp.type, np.float32))
+def input_specs(sess) -> list[dict]:
+    """The session's inputs as {"name", "dtype", "dims"} (None for a dynamic dim); an unfeedable type raises."""
+    out = []
+    for i in sess.get_inputs():
+        if i.type not in ORT_TYPES:
+            raise TypeError(f"input {i.name!r} has type {i.type}, which the bench cannot synthesise")
+        out.append({"name": i.name, "dtype": ORT_TYPES[i.type],
+                    "dims": [d if isinstance(d, int) and d > 0 else None for d in i.shape]})
+    return out
 
 
 def _timed(sess, feed, n: int) -> list[int]:
@@ -63,7 +80,7 @@ def _timed(sess, feed, n: int) -> list[int]:
 
 
 def constrain(constraints: dict) -> dict:
-    """Apply CPU affinity and the memory ceiling to this process; return what was actually applied (read back)."""
+    """Apply CPU affinity to this process; return what was actually applied, memory ceiling included (read back)."""
     import os
     import resource
 
@@ -72,10 +89,9 @@ def constrain(constraints: dict) -> dict:
         allowed = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, allowed[:constraints["cpus"]])
         applied["affinity"] = sorted(os.sched_getaffinity(0))
-    if constraints.get("memory_limit_mib"):
-        limit = constraints["memory_limit_mib"] * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-        applied["rlimit_data_bytes"] = resource.getrlimit(resource.RLIMIT_DATA)[0]
+    limit = resource.getrlimit(resource.RLIMIT_DATA)[0]  # set by sandbox.enter() before anything heavy
+    if limit != resource.RLIM_INFINITY:
+        applied["rlimit_data_bytes"] = limit
     return applied
 
 
@@ -95,8 +111,16 @@ def _threads() -> int:
     return _status_kb("Threads") or 0  # /proc/self/status "Threads: N" (a count, not kB)
 
 
+def load_eval(path: str | None) -> dict | None:
+    """The eval set's arrays (never unpickled), loaded here under the child's memory ceiling."""
+    if not path:
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def measure(spec: dict) -> dict:
-    """Session create, first run, warm latency, throughput, accuracy, peak memory of one file."""
+    """Session create, first run, warm latency, throughput, task metrics, peak memory of one file."""
     import onnxruntime as ort
 
     baseline = (_status_kb("VmRSS") or 0) * 1024
@@ -107,47 +131,54 @@ def measure(spec: dict) -> dict:
     sess = ort.InferenceSession(spec["model"], so, providers=["CPUExecutionProvider"])
     create_ns = time.perf_counter_ns() - t
     pool = _threads() - before  # onnxruntime's worker threads; the calling thread runs work too
-    inputs = sess.get_inputs()
-    data = np.load(spec["data"], allow_pickle=False) if spec.get("data") else None
+    inputs, shapes = input_specs(sess), spec.get("shapes") or {}
+    data = load_eval(spec.get("data"))
     lat, thr = spec["latency"], spec["throughput"]
-
-    def feed(batch):
-        if data is not None and len(inputs) == 1:
-            rows = np.resize(data["x"], (batch, *data["x"].shape[1:]))  # repeats rows if batch > N
-            return {inputs[0].name: rows.astype(_DTYPES.get(inputs[0].type, np.float32))}
-        return {i.name: _synth(i, batch, spec.get("shapes", {})) for i in inputs}
-
-    one = feed(lat["batch"])
+    one = feed(inputs, lat["batch"], shapes, data)
     first_ns = _timed(sess, one, 1)[0]
     _timed(sess, one, lat["warmup"])  # discarded: caches, allocator arenas, thread-pool spin-up
     times, start = [], time.perf_counter()
     while len(times) < lat["runs"] or time.perf_counter() - start < lat["min_seconds"]:
         times += _timed(sess, one, 10)
-    many = feed(thr["batch"])
+    many = feed(inputs, thr["batch"], shapes, data)
     _timed(sess, many, 2)
     t = time.perf_counter_ns()
     _timed(sess, many, thr["runs"])
-    throughput = thr["batch"] * thr["runs"] / ((time.perf_counter_ns() - t) / 1e9)
+    # samples per second at the batch that actually ran: --shape or a fixed leading dim can pin it
+    throughput = batch_of(many) * thr["runs"] / ((time.perf_counter_ns() - t) / 1e9)
     result = {"session_create_ns": create_ns, "first_run_ns": first_ns, "latency_ns": times,
-              "throughput_per_s": throughput, "baseline_rss_bytes": baseline, "threads": spec["threads"],
-              "intra_op_threads_used": pool + 1, "ort_version": ort.__version__}
-    if data is not None and len(inputs) == 1 and {"y", "teacher_pred", "teacher_embedding"} & set(data.files):
-        from ..tasks.metrics import evaluate, infer_task
-
-        x = data["x"]
-        out = np.concatenate([sess.run(None, {inputs[0].name: x[i:i + 256]})[0] for i in range(0, len(x), 256)])
-        refs = {k: data[k] for k in data.files if k != "x" and k not in {i.name for i in inputs}}
-        result["metrics"] = {k: list(v) for k, v in evaluate(spec.get("task") or infer_task(refs), out, refs).items()}
-        result["eval_samples"] = int(len(x))
+              "throughput_per_s": throughput, "throughput_batch": batch_of(many), "latency_batch": batch_of(one),
+              "baseline_rss_bytes": baseline, "threads": spec["threads"], "intra_op_threads_used": pool + 1,
+              "ort_version": ort.__version__}
+    if data is not None:
+        result.update(task_metrics(sess, inputs, data, shapes, spec.get("task")))
     result["peak_rss_bytes"] = _peak_rss_bytes()
     return result
+
+
+def task_metrics(sess, inputs: list[dict], data: dict, shapes: dict, task: str | None) -> dict:
+    """{"metrics": {name: [value, unit]}, "task", "eval_samples"} of the first output over the eval set."""
+    from ..tasks.metrics import evaluate, infer_task
+
+    refs = refs_of(inputs, data)
+    if not refs:  # inputs only: nothing to score against
+        return {}
+    task = task or infer_task(refs)
+    first = sess.get_outputs()[0].name
+    try:
+        out = np.concatenate([sess.run([first], chunk)[0] for _, chunk in eval_batches(inputs, data, shapes)])
+        got = evaluate(task, out, refs)
+    except (ValueError, IndexError, KeyError) as exc:  # shapes of the refs and the outputs disagree
+        raise DataProblem(f"{task} metrics on the output {first!r}: {first_line(exc)}") from None
+    metrics = {k: [float(v), unit] for k, (v, unit) in got.items() if math.isfinite(v)}
+    return {"metrics": metrics, "task": task, "eval_samples": eval_rows(inputs, data)}
 
 
 _OOM_WORDS = ("memoryerror", "bad_alloc", "failed to allocate", "cannot allocate", "out of memory")
 
 
 def main(spec: dict) -> int:
-    """Constrain, measure, print one JSON line; an error becomes {"error", "kind"} (kind "memory" past the ceiling)."""
+    """Constrain, measure, print one JSON line; an error becomes {"error", "kind"} (memory, data or run)."""
     try:
         applied = constrain(spec.get("constraints") or {})
         result = measure(spec)
@@ -155,12 +186,12 @@ def main(spec: dict) -> int:
         print(json.dumps(result))
         return 0
     except Exception as exc:  # the parent turns this into a one-line error naming the file
-        text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        text = first_line(exc)
         oom = isinstance(exc, MemoryError) or any(w in text.lower() for w in _OOM_WORDS)
-        print(json.dumps({"error": text[:300], "kind": "memory" if oom else "run"}), flush=True)
+        kind = "memory" if oom else "data" if isinstance(exc, DataProblem) else "run"
+        print(json.dumps({"error": str(exc) if kind == "data" else text, "kind": kind}), flush=True)
         return 3
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1], encoding="utf-8") as fh:
-        sys.exit(main(json.load(fh)))
+    sys.exit(main(enter()))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputFileError, StageError, UsageError
+from ..errors import InputFileError, UsageError
 from ..results import Figure, Measurement
 
 STATS = {"p50": ("latency_ratio", 50), "p90": ("latency_ratio_p90", 90), "p99": ("latency_ratio_p99", 99)}
@@ -65,7 +65,7 @@ def ratios(old_ns, new_ns, seed: int = 0, resamples: int = RESAMPLES) -> dict[st
     return out
 
 
-def run_ab(new: Path, old: Path, profile, shapes: dict | None = None, timeout: float = 600) -> ABResult:
+def run_ab(new: Path, old: Path, profile, shapes: dict | None = None) -> ABResult:
     """Time `new` against `old` interleaved in one child process under `profile`."""
     if profile.runtime != "onnxruntime":
         raise UsageError(f"the interleaved A/B runs in onnxruntime native; device {profile.name} uses "
@@ -75,7 +75,7 @@ def run_ab(new: Path, old: Path, profile, shapes: dict | None = None, timeout: f
     spec = {"a": str(Path(old).resolve()), "b": str(Path(new).resolve()), "threads": profile.threads,
             "batch": lat.batch, "warmup": lat.warmup, "block_runs": BLOCK_RUNS, "min_blocks": min_blocks,
             "max_blocks": 10 * min_blocks, "min_seconds": 2 * lat.min_seconds, "shapes": shapes or {}}
-    raw = _child(spec, timeout, f"{new} vs {old}")
+    raw = _child(spec, profile, f"{new} vs {old}")
     def pct(ns):
         return {stat: float(np.percentile(ns, q)) / 1e6 for stat, (_, q) in STATS.items()}
 
@@ -83,15 +83,20 @@ def run_ab(new: Path, old: Path, profile, shapes: dict | None = None, timeout: f
                     pct(raw["a_ns"]), pct(raw["b_ns"]), ratios(raw["a_ns"], raw["b_ns"]))
 
 
-def _child(spec: dict, timeout: float, what: str) -> dict:
-    from .ort_native import spawn_child
+def _child(spec: dict, profile, what: str) -> dict:
+    """The A/B child under the profile's limits; over a limit or refused by onnxruntime is exit 3 naming both files."""
+    from . import sandbox
+    from .ort_native import child_limits, child_result
+    from .outcome import DeviceLimitExceeded
 
-    out, proc, _ = spawn_child("edgedistill.bench._ab_child", spec, timeout)
-    if "error" in out:
-        raise InputFileError(what, f"onnxruntime could not run the A/B: {out['error']}")
-    if proc.returncode != 0:
-        raise StageError(f"A/B child for {what} exited {proc.returncode}")
-    return out
+    limits = child_limits(profile)
+    try:
+        return child_result(sandbox.run("edgedistill.bench._ab_child", spec, limits), Path(what), profile, limits)
+    except DeviceLimitExceeded as exc:
+        raise InputFileError(what, f"the interleaved A/B {exc}") from None
+    except InputFileError as exc:
+        raise InputFileError(what, str(exc).removeprefix(f"{what}: ").replace(
+            "could not run it", "could not run the A/B")) from None
 
 
 def measurements(res: ABResult, artifact: str | None = None) -> list[Measurement]:

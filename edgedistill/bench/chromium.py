@@ -64,8 +64,12 @@ def missing() -> str | None:
     return None
 
 
-def _handler(blobs: dict[str, bytes], isolated: bool):
-    """A request handler serving the page, onnxruntime-web's dist files and in-memory blobs."""
+MAX_POST_BYTES = 2**31  # one eval batch's output, POSTed back by the page
+
+
+def _handler(blobs: dict[str, bytes], isolated: bool, posted: dict | None = None):
+    """A request handler serving the page, onnxruntime-web's dist files and in-memory blobs, and taking the
+    page's POSTs of outputs into `posted` (batch index → (dtype, dims, raw bytes))."""
     static = {"/": page_dir() / "index.html", "/index.html": page_dir() / "index.html",
               "/bench.js": page_dir() / "bench.js"}
     dist = ort_dist()
@@ -92,16 +96,39 @@ def _handler(blobs: dict[str, bytes], isolated: bool):
             self.end_headers()
             self.wfile.write(body)
 
+        def do_POST(self):  # noqa: N802
+            try:
+                k = int(self.path.split("?", 1)[0].removeprefix("/outputs/"))
+                dims = [int(d) for d in self.headers.get("X-Dims", "").split(",") if d != ""]
+                dtype = ORT_WEB_NUMPY[self.headers.get("X-Dtype", "")]
+                size = int(self.headers.get("Content-Length", "-1"))
+            except (ValueError, KeyError):
+                self.send_error(400)
+                return
+            if posted is None or not 0 <= size <= MAX_POST_BYTES:
+                self.send_error(413 if posted is not None else 404)
+                return
+            posted[k] = (dtype, dims, self.rfile.read(size))
+            self.send_response(204)
+            self.end_headers()
+
         def log_message(self, *args):  # quiet: one line per request would drown the progress bar
             pass
 
     return Handler
 
 
+# onnxruntime-web tensor type → numpy dtype of the bytes the page POSTs (bool as Uint8Array)
+ORT_WEB_NUMPY = {"float32": "float32", "float64": "float64", "float16": "float16", "int64": "int64",
+                 "int32": "int32", "int16": "int16", "int8": "int8", "uint8": "uint8", "uint16": "uint16",
+                 "uint32": "uint32", "uint64": "uint64", "bool": "bool"}
+
+
 @contextmanager
-def serve(blobs: dict[str, bytes], isolated: bool):
-    """Serve the page and `blobs` (URL path → bytes) on 127.0.0.1:<ephemeral>; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(blobs, isolated))
+def serve(blobs: dict[str, bytes], isolated: bool, posted: dict | None = None):
+    """Serve the page and `blobs` (URL path → bytes) on 127.0.0.1:<ephemeral>, collecting POSTed outputs in
+    `posted`; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(blobs, isolated, posted))
     thread = threading.Thread(target=server.serve_forever, name="edgedistill-page", daemon=True)
     thread.start()
     try:

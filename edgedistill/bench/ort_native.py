@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import gzip
-import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
+from ..artifacts import printable
 from ..errors import InputFileError, StageError
 from ..results import Figure, Measurement
+from . import sandbox
 from .outcome import DeviceLimitExceeded
-from .stats import summarize_ns
+from .sandbox import MIB, Limits, host_ceiling
+from .stats import latency_measurements, summarize_ns
 
 
-def check_onnx_file(path: Path) -> None:
-    """Reject (exit 3) a file that is missing or not a loadable ONNX model, before spawning anything."""
-    import onnx
+def check_onnx_file(path: Path, profiles=()):
+    """Reject (exit 3) a file that is missing or not a loadable model, before benching it; its ModelInfo.
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(str(path), "no such file", "check the path")
-    try:
-        onnx.checker.check_model(onnx.load(str(path)))
-    except Exception as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise InputFileError(str(path), f"not a valid ONNX model ({first})",
-                             "re-export it, or check the download is complete") from None
+    The checker runs in the analysis child under its memory and time limits (bench/analysis.py)."""
+    from .analysis import analyse, limits_for, sniff
+
+    sniff(path)
+    return analyse(path, limits=limits_for(path, profiles))
 
 
 def file_measurements(artifact: str, path: Path, weight_bytes: int | None = None,
@@ -70,51 +64,61 @@ def brotli_size(raw: bytes, cache: Path | None = None) -> int:
     return size
 
 
-def spawn_child(module: str, spec: dict, timeout: float) -> tuple[dict, subprocess.CompletedProcess, bool]:
-    """Run `python -m MODULE SPEC.json` in a fresh process; return (its last JSON line, or {"error": its
-    last stderr line}, the process, whether it printed JSON at all)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(spec, fh)
-    try:
-        proc = subprocess.run([sys.executable, "-m", module, fh.name], capture_output=True, text=True,
-                              timeout=timeout)
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    out = json.loads(lines[-1]) if lines else {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
-    return out, proc, bool(lines)
+def child_limits(profile) -> Limits:
+    """The profile's memory ceiling (else half the host's memory) and its time limit."""
+    mib = profile.constraints.memory_limit_mib
+    if mib:
+        return Limits(mib * MIB, profile.constraints.time_limit_s, f"the {profile.name} memory ceiling")
+    return Limits(host_ceiling(), profile.constraints.time_limit_s, "the host default memory ceiling")
 
 
 def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None = None,
-              timeout: float = 600, task: str | None = None) -> dict:
+              task: str | None = None) -> dict:
     """Measure `path` under `profile` in a child process; return the child's raw JSON."""
-    spec = {"model": str(Path(path).resolve()), "threads": profile.threads, "data": str(data) if data else None,
+    spec = {"model": str(Path(path).resolve()), "threads": profile.threads,
+            "data": str(Path(data).resolve()) if data else None, "task": task,
             "latency": profile.latency.model_dump(), "throughput": profile.throughput.model_dump(),
-            "shapes": shapes or {}, "constraints": profile.constraints.model_dump(), "task": task}
-    out, proc, printed = spawn_child("edgedistill.bench._child", spec, timeout)
-    limit = profile.constraints.memory_limit_mib
-    # past RLIMIT_DATA a C++ allocation may abort the child (no JSON, killed by a signal) instead of raising
-    if limit and (out.get("kind") == "memory" or (not printed and proc.returncode < 0)):
-        raise DeviceLimitExceeded(f"exceeded the {profile.name} memory ceiling of {limit} MiB (RLIMIT_DATA): "
-                                  f"{out['error']}")
+            "shapes": shapes or {}, "constraints": profile.constraints.model_dump()}
+    limits = child_limits(profile)
+    child = sandbox.run("edgedistill.bench._child", spec, limits)
+    if child.out.get("kind") == "data":  # the eval set does not fit the model: name the data file
+        raise InputFileError(str(data), printable(child.out["error"]),
+                             "save each model input under its graph input name (x for one input) and the "
+                             "references the task needs (tasks/metrics.py)")
+    return child_result(child, path, profile, limits)
+
+
+def child_result(child, path: Path, profile, limits: Limits) -> dict:
+    """The child's JSON, or the way it failed: over a limit is DeviceLimitExceeded, a refusal InputFileError."""
+    out = child.out
+    if child.timed_out:
+        raise DeviceLimitExceeded(f"did not finish within the {profile.name} time limit of "
+                                  f"{limits.seconds:g} s (constraints.time_limit_s); killed")
+    mib = limits.memory_bytes // MIB
+    # past RLIMIT_DATA a C++ allocation may abort the child (no JSON, SIGABRT) instead of raising
+    if out.get("kind") == "memory" or (not child.printed and child.signal_name in ("SIGABRT", "SIGKILL")):
+        why = printable(out.get("error", "")) if child.printed else f"the child died of {child.signal_name}"
+        raise DeviceLimitExceeded(f"exceeded {limits.memory_source} of {mib} MiB (RLIMIT_DATA): {why}")
+    if not child.printed and child.signal_name:
+        raise InputFileError(str(path), f"onnxruntime crashed on it ({child.signal_name})",
+                             "report it to onnxruntime with the file; meanwhile it cannot be benched")
     if "error" in out:
-        raise InputFileError(str(path), f"onnxruntime could not run it: {out['error']}")
-    if proc.returncode != 0:
-        raise StageError(f"benchmark child for {path} exited {proc.returncode}")
+        raise InputFileError(str(path), f"onnxruntime could not run it: {printable(out['error'])}")
+    if child.returncode != 0:
+        raise StageError(f"benchmark child for {path} exited {child.returncode}")
     return out
 
 
 def bench(artifact: str, path: Path, profile, data: Path | None = None,
-          shapes: dict | None = None) -> list[Measurement]:
+          shapes: dict | None = None, **options) -> list[Measurement]:
     """All figures for one file on one profile (how = the profile's `how`)."""
-    return bench_detailed(artifact, path, profile, data, shapes)[0]
+    return bench_detailed(artifact, path, profile, data, shapes, **options)[0]
 
 
 def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None,
-                   shapes: dict | None = None) -> tuple[list[Measurement], dict]:
+                   shapes: dict | None = None, task: str | None = None, **_) -> tuple[list[Measurement], dict]:
     """bench() plus the run's details: threads actually used, constraints read back, timer resolution."""
-    raw = run_child(path, profile, data, shapes)
-    s = summarize_ns(raw["latency_ns"])
+    raw = run_child(path, profile, data, shapes, task)
     how, dev = profile.how, profile.name
 
     def m(metric, value, unit):
@@ -122,15 +126,16 @@ def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None,
 
     out = [m("session_create_ms", raw["session_create_ns"] / 1e6, "ms"),
            m("first_run_ms", raw["first_run_ns"] / 1e6, "ms"),
-           m("p50_ms", s["p50_ms"], "ms"), m("p90_ms", s["p90_ms"], "ms"), m("p99_ms", s["p99_ms"], "ms"),
-           m("mean_ms", s["mean_ms"], "ms"), m("latency_cv", 100 * s["cv"], "%"),
-           m("latency_runs", s["runs"], "runs"),
+           *latency_measurements(summarize_ns(raw["latency_ns"]), m),
            m("throughput", raw["throughput_per_s"], "samples/s"),
+           m("throughput_batch", raw["throughput_batch"], "samples"),
            m("peak_memory", raw["peak_rss_bytes"], "B"),
            m("baseline_memory", raw["baseline_rss_bytes"], "B")]
-    out += [m(metric, value, unit) for metric, (value, unit) in raw.get("metrics", {}).items()]  # tasks/metrics.py
+    out += [m(name, value, unit) for name, (value, unit) in raw.get("metrics", {}).items()]
     details = {"intra_op_threads_set": raw["threads"], "intra_op_threads_used": raw.get("intra_op_threads_used"),
                "constraints_applied": raw.get("constraints_applied", {}), "timer": raw.get("timer"),
-               "runtime": f"onnxruntime {raw['ort_version']}", "latency_batch": profile.latency.batch,
-               "throughput_batch": profile.throughput.batch}
+               "runtime": f"onnxruntime {raw['ort_version']}", "latency_batch": raw["latency_batch"],
+               "throughput_batch": raw["throughput_batch"]}
+    if "task" in raw:
+        details.update(task=raw["task"], eval_samples=raw["eval_samples"])
     return out, details

@@ -3,10 +3,12 @@
 Schema `edgedistill.bench/1` (the `--json` of `edgedistill bench`, and the `bench` section of a
 run's report.json):
   measurements  [{artifact, device, metric, value, unit, how}]  — how ∈ measured/browser/estimated
-  statuses      [{artifact, device, status, reason, details}]   — status ∈ ok/unstable/not_runnable/failed
+  statuses      [{artifact, device, status, reason, details}]   — status ∈ ok/unstable/not_runnable/failed;
+                details: threads, constraints read back, batches that ran, task, sessions,
+                conditions {load_average, steal_pct, busy_pct}, estimate (when unavailable)
   cost          {artifact: graph cost (params, macs, weight_bytes, peak activations, heaviest ops)}
   profiles      {device: {runtime, how, threads, constraints, peak}}
-  environment   {cpu, versions}
+  environment   {cpu, versions, conditions (over the whole bench), repeat}
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..results import Measurement
+from .stats import UNSTABLE_IQR_PERCENT
 
 SCHEMA = "edgedistill.bench/1"
 STATUSES = ("ok", "unstable", "not_runnable", "failed")
-UNSTABLE_CV_PERCENT = 5.0  # warm-latency coefficient of variation above which a result is flagged
+UNSTABLE_SESSIONS_PERCENT = 10.0  # with --repeat: p50 of the sessions differ by more than this (max−min over median)
 
 
 class NotRunnable(Exception):
@@ -42,12 +45,17 @@ class Status:
 
 
 def stability(artifact: str, device: str, measurements: list[Measurement], details: dict) -> Status:
-    """ok, or unstable when the warm-latency CV exceeds 5% (the figures stay, flagged)."""
-    cv = next((m.figure.value for m in measurements
-               if m.artifact == artifact and m.device == device and m.metric == "latency_cv"), None)
-    if cv is not None and cv > UNSTABLE_CV_PERCENT:
-        return Status(artifact, device, "unstable", f"latency CV {cv:.1f}% > {UNSTABLE_CV_PERCENT:.0f}%", details)
-    return Status(artifact, device, "ok", "", details)
+    """ok, or unstable (the figures stay, flagged) when the runs' interquartile range exceeds 10% of their
+    median, or with --repeat when the sessions' medians differ by more than 10%. The CV stays a figure only:
+    one preemption among µs-scale runs makes std/mean huge while the quartiles barely move."""
+    got = {m.metric: m.figure.value for m in measurements if m.artifact == artifact and m.device == device}
+    why = []
+    if got.get("latency_iqr", 0) > UNSTABLE_IQR_PERCENT:
+        why.append(f"latency IQR {got['latency_iqr']:.1f}% of the median > {UNSTABLE_IQR_PERCENT:.0f}%")
+    if got.get("session_spread", 0) > UNSTABLE_SESSIONS_PERCENT:
+        why.append(f"p50 differs by {got['session_spread']:.1f}% between {got.get('sessions', 0):.0f} sessions "
+                   f"> {UNSTABLE_SESSIONS_PERCENT:.0f}%")
+    return Status(artifact, device, "unstable" if why else "ok", "; ".join(why), details)
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,41 @@
 """Human forms of a benchmark (schema edgedistill.bench/1): table rows shared by terminal and markdown.
 
 Every cell carries how it was obtained unless measured on this host ("(estimated)", "(browser)"),
-and a warm latency whose CV exceeded 5% is marked "unstable".
+and a warm latency whose IQR exceeded 10% of its median (or whose --repeat sessions disagreed by
+more than 10%) is marked "unstable"; the CV is shown as a figure only.
 """
 
 from __future__ import annotations
 
+from ..artifacts import printable
 from ..results import Figure, index, label, lookup
 
 ROW_METRICS = ("size", "gzip_size", "brotli_size", "weight_bytes", "session_create_ms", "first_run_ms",
-               "p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_cv", "estimated_ms", "throughput",
-               "peak_memory", "accuracy", "agreement")
+               "p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_iqr", "latency_cv", "sessions", "session_spread",
+               "estimated_ms", "throughput", "throughput_batch", "peak_memory", "accuracy", "agreement", "perplexity",
+               "cosine", "nn_overlap", "spearman")
 STATUS_HEADER = ["artifact", "device", "status", "reason / threads used"]
 COST_HEADER = ["artifact", "params", "MACs", "weight bytes", "peak activations", "heaviest op"]
 
 
 def device_tables(doc: dict) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """Per device: (header, rows) — metrics down, artifacts across; unstable latencies flagged."""
+    """Per device: (header, rows) — metrics down, artifacts across; unstable latencies flagged, and
+    "estimate unavailable (N ops uncounted)" where the graph cost was too incomplete for an estimate."""
     ms = [_m(d) for d in doc["measurements"]]
     fig = index(ms)
     unstable = {(s["artifact"], s["device"]) for s in doc["statuses"] if s["status"] == "unstable"}
+    notes = {(s["artifact"], s["device"]): (s.get("details") or {}).get("estimate") for s in doc["statuses"]}
     tables = {}
     for device in sorted({m.device for m in ms if m.device is not None}):
         names = sorted({m.artifact for m in ms if m.device == device}, key=lambda n: (not n.startswith("teacher"), n))
         rows = []
         for metric in ROW_METRICS:
             cells = [lookup(fig, n, device, metric) for n in names]
-            if not any(cells):
-                continue
-            rows.append([metric] + [_cell(f, metric, (n, device) in unstable) for f, n in zip(cells, names)])
-        tables[device] = (["metric", *names], rows)
+            texts = [_cell(f, metric, (n, device) in unstable) if f or metric != "estimated_ms"
+                     else (notes.get((n, device)) or "—") for f, n in zip(cells, names)]
+            if any(cells) or any(t != "—" for t in texts):
+                rows.append([metric] + texts)
+        tables[device] = (["metric", *map(printable, names)], rows)
     return tables
 
 
@@ -42,28 +48,46 @@ def status_rows(doc: dict) -> list[list[str]]:
         if not note and d.get("intra_op_threads_used"):
             pinned = d.get("constraints_applied", {}).get("affinity")
             note = f"{d['intra_op_threads_used']} intra-op threads" + (f", pinned to CPUs {pinned}" if pinned else "")
-        rows.append([s["artifact"], s["device"], s["status"], note])
+        rows.append([printable(s["artifact"]), printable(s["device"]), s["status"], printable(note)])
     return rows
 
 
 def cost_rows(doc: dict) -> list[list[str]]:
-    """Graph cost per ONNX file (shape inference at batch 1)."""
+    """Graph cost per ONNX file (symbolic shape inference at batch 1); names from the file are escaped."""
     rows = []
     for name, c in doc.get("cost", {}).items():
+        if "unavailable" in c:
+            rows.append([printable(name), "—", "—", "—", "—", printable(c["unavailable"])])
+            continue
         top = c["heaviest_ops"][0] if c["heaviest_ops"] else None
-        rows.append([name, f"{c['params']:,}", f"{c['macs']:,}", label(Figure(c["weight_bytes"], "B")),
+        macs = f"{c['macs']:,}" + (f" ({c['uncounted_ops']} ops uncounted)" if c.get("uncounted_ops") else "")
+        rows.append([printable(name), f"{c['params']:,}", macs, label(Figure(c["weight_bytes"], "B")),
                      label(Figure(c["peak_activation_bytes"], "B")),
-                     f"{top['op_type']} {top['name']} ({top['macs']:,} MACs)" if top else "—"])
+                     printable(f"{top['op_type']} {top['name']} ({top['macs']:,} MACs)") if top else "—"])
     return rows
 
 
+def conditions_line(doc: dict) -> str:
+    """"measured under load 1.20 0.90 0.70, steal 0.0%, busy 45% · 3 sessions per pair" ("" when unknown)."""
+    from .conditions import describe
+
+    env = doc.get("environment", {})
+    text = describe(env.get("conditions") or {})
+    repeat = env.get("repeat", 1)
+    if not text:
+        return ""
+    return f"measured under {text}" + (f" · median of {repeat} sessions per pair" if repeat > 1 else "")
+
+
 def markdown(doc: dict, title: str = "edgedistill bench") -> str:
-    """The whole benchmark as markdown: per-device tables, statuses, cost, environment."""
+    """The whole benchmark as markdown: per-device tables, statuses, cost, environment and load."""
     env = doc.get("environment", {})
     cpu = env.get("cpu", {})
     lines = [f"# {title}", "", f"CPU {cpu.get('model', '?')} ({', '.join(cpu.get('flags', []))}), "
              f"{cpu.get('logical_cores', '?')} logical cores · " +
              ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v), ""]
+    if conditions_line(doc):
+        lines += [conditions_line(doc), ""]
     for device, (header, rows) in device_tables(doc).items():
         lines += [f"## {device}", "", _md(header), "|---|" + "---:|" * (len(header) - 1), *map(_md, rows), ""]
     lines += status_markdown(doc) + ["## Graph cost", "", _md(COST_HEADER), "|---|---:|---:|---:|---:|---|",
@@ -85,7 +109,7 @@ def _cell(f: Figure | None, metric: str, unstable: bool) -> str:
     if f is None:
         return "—"
     text = label(f)
-    flagged = unstable and metric in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_cv")
+    flagged = unstable and metric in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_iqr", "session_spread")
     return text + " unstable" if flagged else text
 
 

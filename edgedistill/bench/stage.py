@@ -8,6 +8,7 @@ for profiles with published peaks, a roofline `estimated_ms`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +18,21 @@ from ..devices import load_profile
 from ..errors import InputFileError, StageError
 from ..registry import Registry
 from ..results import Figure, Measurement
-from . import browser, coreml, ort_native
+from . import browser, conditions, coreml, ort_native, sessions
+from .analysis import analyse, check_shapes, limits_for
 from .estimate import estimated
+from .evalset import check_eval_set
 from .outcome import BenchRun, DeviceLimitExceeded, NotRunnable, Status, stability
 
-# device profile `runtime` → runner(artifact, path, profile, eval_set, shapes) -> [Measurement] or
-# ([Measurement], details)
+# device profile `runtime` → runner(artifact, path, profile, eval_set, shapes, **options) -> [Measurement] or
+# ([Measurement], details). options (keyword, passed only where the runner accepts them): info (the
+# file's ModelInfo from the analysis child: inputs, outputs, cost), task (the eval set's task).
 RUNNERS: Registry = Registry("runner", plugin_group="edgedistill.runners")
 RUNNERS.register("onnxruntime", ort_native.bench_detailed)
 RUNNERS.register("onnxruntime-web", browser.bench)  # headless Chromium; how = "browser"
 RUNNERS.register("coreml", coreml.bench)
-# which artifact kind each runtime takes (a runtime not listed takes ONNX files)
-RUNTIME_KIND = {"coreml": "coreml"}
+# which artifact kinds each runtime takes (a runtime not listed takes ONNX files)
+RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "coreml": ("coreml",)}
 
 TEACHER = "teacher-fp32.onnx"
 
@@ -50,14 +54,14 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
 
     ds = trained.dataset
     eval_set = write_eval_set(out / "eval.npz", ds.x_test, trained.references)
-    files = [(a.name, a.path, a.kind) for a in artifacts.values() if a.kind in ("onnx", "coreml")]
+    files = [(a.name, a.path, a.kind) for a in artifacts.values() if a.kind in ("onnx", "ort", "coreml")]
     profiles = [load_profile(d) for d in recipe.bench.devices]
     try:
         run = measure(files, profiles, eval_set, None, reporter, task=trained.task.name)
     except InputFileError as exc:  # our own file failing to run is our bug, not bad input
         raise StageError(f"benchmark failed: {exc}") from exc
     extra = [Measurement(a.name, None, "size", Figure(a.bytes, "B")) for a in artifacts.values()
-             if a.kind not in ("onnx",)]
+             if a.kind not in ("onnx", "ort")]
     ms = run.measurements + extra
     run = BenchRun(ms + accuracy_drops(ms, TEACHER), run.statuses, run.cost, run.profiles, run.environment)
     write_plots(run, out)
@@ -65,54 +69,102 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
 
 
 def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, cache: Path | None = None,
-            sizes: bool = True, task: str | None = None) -> BenchRun:
-    """files: [(artifact, path, kind)] with kind "onnx" or "coreml" (.mlpackage); every file × every profile.
+            sizes: bool = True, task: str | None = None, repeat: int = 1) -> BenchRun:
+    """files: [(artifact, path, kind)] with kind "onnx", "ort" or "coreml" (.mlpackage); every file × every profile.
 
+    Each model file is first read in the analysis child (checker, inputs, graph cost; exit 3 over its
+    limits), `--shape` names are checked against the inputs (exit 2), then each pair is measured.
     `cache`: where brotli sizes are kept by content hash (None: always recompute); `sizes=False`
-    skips the file-size figures (benchmarks that only need latency)."""
-    from .cost import graph_cost
-
+    skips the file-size figures (benchmarks that only need latency); `task` names the eval set's
+    task (classify, embed, lm; None: inferred from its reference arrays); `repeat`: fresh sessions
+    per pair, figures = their median (bench/sessions.py)."""
+    start = conditions.snapshot()
     ms: list[Measurement] = []
     statuses: list[Status] = []
-    costs: dict = {}
-    for name, path, kind in files:
-        if kind == "onnx":
-            costs[name] = graph_cost(path, 1, shapes)
-            if sizes:
-                ms += ort_native.file_measurements(name, path, costs[name].weight_bytes, cache)
+    infos = analyse_files(files, profiles, shapes)
+    check_shapes(list(infos.values()), shapes)
+    if data is not None:
+        check_eval_set(data, infos)
+    costs = {name: cost_json(info) for name, info in infos.items()}
+    if sizes:
+        for name, path, _ in files:
+            if name in infos:
+                cost = infos[name].cost(1)
+                ms += ort_native.file_measurements(name, path, cost.weight_bytes if cost else None, cache)
     for p in profiles:
-        kind = RUNTIME_KIND.get(p.runtime, "onnx")
-        todo = [f for f in files if f[2] == kind]
-        if not todo:  # e.g. only ONNX files on coreml: say so instead of silently leaving a gap
-            statuses += [Status(name, p.name, "not_runnable", _wrong_kind(p, kind, other)) for name, _, other in files]
+        kinds = RUNTIME_KINDS.get(p.runtime, ("onnx",))
+        todo = [f for f in files if f[2] in kinds]
+        statuses += [Status(name, p.name, "not_runnable", _wrong_kind(p, kinds, other))
+                     for name, _, other in files if other not in kinds]
         with reporter.task(f"bench {p.name}", max(len(todo), 1)) as advance:
             for name, path, _ in todo:
-                got, status = _run_one(name, path, p, data, shapes)
-                ms += got
-                statuses.append(status)
-                if kind == "onnx" and p.peak is not None:
-                    cost = costs[name] if p.latency.batch == 1 else graph_cost(path, p.latency.batch, shapes)
-                    ms += estimated(name, cost, p)
+                got, status = _run_one(name, path, p, data, shapes, repeat, info=infos.get(name), task=task)
+                est, note = _estimate(name, infos.get(name), p, status)
+                ms += got + est
+                statuses.append(replace(status, details={**status.details, "estimate": note}) if note else status)
                 advance(file=name, status=status.status)
-    return BenchRun(ms, statuses, {n: c.to_json() for n, c in costs.items()},
-                    {p.name: _profile_json(p) for p in profiles}, environment())
+    env = {**environment(), "conditions": conditions.since(start), "repeat": repeat}
+    return BenchRun(ms, statuses, costs, {p.name: _profile_json(p) for p in profiles}, env)
 
 
-def _run_one(name: str, path: Path, profile, data, shapes) -> tuple[list[Measurement], Status]:
-    """One (file, profile) measurement; a profile that cannot run here, or a file that does not fit, is a status."""
+def analyse_files(files, profiles, shapes: dict | None) -> dict:
+    """artifact → ModelInfo for every ONNX / ORT file, costed at batch 1 and at each estimating profile's batch."""
+    batches = {1} | {p.latency.batch for p in profiles if p.peak is not None}
+    return {name: analyse(path, batches, shapes, limits_for(path, profiles))
+            for name, path, kind in files if kind in ("onnx", "ort")}
+
+
+def cost_json(info) -> dict:
+    """The graph cost at batch 1 as report JSON, or {"unavailable": why}."""
+    cost = info.cost(1)
+    return cost.to_json() if cost is not None else {"unavailable": info.cost_note(1)}
+
+
+def _estimate(name: str, info, profile, status: Status) -> tuple[list[Measurement], str]:
+    """(estimated_ms for a profile with published peaks, ""), or ([], "estimate unavailable (N ops uncounted)")
+    when the cost is missing or too incomplete to be worth a number."""
+    if info is None or profile.peak is None or status.status == "not_runnable":
+        return [], ""
+    cost = info.cost(profile.latency.batch)
+    why = info.cost_note(profile.latency.batch) if cost is None else cost.estimate_unavailable
+    if why:
+        return [], why if why.startswith("estimate") else f"estimate unavailable: {why}"
+    return estimated(name, cost, profile), ""
+
+
+def _run_one(name: str, path: Path, profile, data, shapes, repeat: int = 1,
+             **options) -> tuple[list[Measurement], Status]:
+    """One (file, profile) pair, `repeat` fresh sessions; a profile that cannot run here, or a file that does
+    not fit, is a status. The machine's load and steal time over the measurement go into the details."""
     runner = RUNNERS.get(profile.runtime)
+    start, results = conditions.snapshot(), []
     try:
-        result = runner(name, path, profile, data, shapes)
+        for _ in range(repeat):
+            result = _call(runner, name, path, profile, data, shapes, **options)
+            results.append(result if isinstance(result, tuple) else (result, {}))
     except NotRunnable as exc:
-        return [], Status(name, profile.name, "not_runnable", str(exc))
+        return [], Status(name, profile.name, "not_runnable", str(exc), {})
     except DeviceLimitExceeded as exc:
-        return [], Status(name, profile.name, "failed", str(exc))
-    got, details = result if isinstance(result, tuple) else (result, {})
-    return got, stability(name, profile.name, got, details)
+        return [], Status(name, profile.name, "failed", str(exc), {"conditions": conditions.since(start)})
+    got, details = sessions.merge(results)
+    return got, stability(name, profile.name, got, {**details, "conditions": conditions.since(start)})
 
 
-def _wrong_kind(profile, kind: str, other: str) -> str:
-    reason = f"{profile.runtime} runs {kind} files, this is {other}"
+def _call(runner, *args, **options):
+    """Call a runner with the keyword options it accepts (a plugin written for the 5-argument protocol gets none)."""
+    import inspect
+
+    try:
+        params = inspect.signature(runner).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        options = {k: v for k, v in options.items() if k in params}
+    return runner(*args, **options)
+
+
+def _wrong_kind(profile, kinds, other: str) -> str:
+    reason = f"{profile.runtime} runs {' and '.join(kinds)} files, this is {other}"
     host = coreml.runnable() if profile.runtime == "coreml" else None
     return f"{host}; {reason}" if host else reason
 

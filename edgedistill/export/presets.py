@@ -18,7 +18,8 @@ from .. import config
 from ..config import Frozen
 from ..resources import data_dir
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
+# Every number has a finite range (inf / nan refused): a preset is data from anyone's branch.
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 SUFFIX = {"onnx": ".onnx", "ort": ".ort", "coreml": ".mlpackage"}
 
 
@@ -33,23 +34,23 @@ class Quantization(Frozen):
     format: Literal["qdq"] = "qdq"
     per_channel: bool = True  # per-tensor lost ~3 pp of cosine on MiniLM here; per-channel is free
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
-    calibration_samples: Annotated[int, Field(gt=0)] = 512
+    calibration_samples: Annotated[int, Field(gt=0, le=10_000_000)] = 512
     # "auto": S8S8 with full 8-bit weights where int8 dot products exist (VNNI, ARM), else 7-bit
     # weights (reduce_range) so u8×s8 GEMM cannot saturate. "s8s8"/"u8s8" force the choice.
     saturation: Literal["auto", "s8s8", "u8s8", "reduce_range"] = "auto"
     nodes_to_exclude: tuple[str, ...] = ()  # ONNX node names kept in float
     nbits: Annotated[int, Field(ge=1, le=8)] = 8  # palettize: bits per weight (2**nbits centroids)
     palettize_mode: Literal["kmeans", "uniform"] = "kmeans"
-    weight_threshold: Annotated[int, Field(ge=0)] = 0  # Core ML: skip weights with fewer elements
+    weight_threshold: Annotated[int, Field(ge=0, le=2**40)] = 0  # Core ML: skip weights with fewer elements
 
 
 class Parity(Frozen):
     """Tolerances of the exported file against the torch model on held-out data."""
 
-    max_abs_diff: Annotated[float, Field(gt=0)] | None = None
-    min_cosine: Annotated[float, Field(ge=-1, le=1)] | None = None
+    max_abs_diff: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] | None = None
+    min_cosine: Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)] | None = None
     min_top1_agreement: Fraction = 0.99
-    max_accuracy_drop: Annotated[float, Field(ge=0)] | None = None  # percentage points vs the student
+    max_accuracy_drop: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None  # pp vs the student
 
 
 class Preset(Frozen):
@@ -57,7 +58,7 @@ class Preset(Frozen):
     description: str = ""
     format: Literal["onnx", "ort", "coreml"]
     precision: Literal["fp32", "fp16", "int8", "int4"]
-    opset: Annotated[int, Field(ge=13)] | None = None  # ONNX / ORT only
+    opset: Annotated[int, Field(ge=13, le=30)] | None = None  # ONNX / ORT only
     minimum_deployment_target: str | None = None  # Core ML only, e.g. "iOS16"
     keep_io_types: bool = True  # fp16 files keep float32 inputs/outputs
     # offline onnxruntime graph optimisation ("basic" is hardware-independent): kept only when

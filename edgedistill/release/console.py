@@ -124,14 +124,16 @@ def print_compare(result: dict, a: str, b: str) -> None:
 # --- edgedistill bench: per-device tables, statuses, graph cost (native helper block) ---
 def print_bench(doc: dict) -> None:
     """`edgedistill bench` output: per-device tables (how labelled, unstable flagged), statuses, graph cost."""
-    from ..bench.render import COST_HEADER, STATUS_HEADER, cost_rows, device_tables, status_rows
+    from ..bench.render import COST_HEADER, STATUS_HEADER, conditions_line, cost_rows, device_tables, status_rows
 
     con = _console()
     for device, (header, rows) in device_tables(doc).items():
         con.print(_table(f"{device}", header, rows))
     con.print(_table("Status per file and device", STATUS_HEADER, status_rows(doc), numeric=False))
     if doc.get("cost"):
-        con.print(_table("Graph cost (ONNX shape inference, batch 1)", COST_HEADER, cost_rows(doc)))
+        con.print(_table("Graph cost (symbolic shape inference, batch 1)", COST_HEADER, cost_rows(doc)))
+    if conditions_line(doc):
+        con.print(conditions_line(doc))
     con.print("measured = this host under the profile's constraints · (estimated) = roofline from graph cost "
               "and published peaks · (browser) = headless Chromium")
 

@@ -1,0 +1,89 @@
+"""What every runner feeds a model: one array per graph input, from the eval set or synthesised.
+
+Shared by the native child, the A/B child and the browser runner, so all three feed a model the
+same way (numpy only: the children import no torch).
+
+Dims: `--shape NAME=…` wins; else a dynamic leading dim is the batch and any other dynamic dim is 1.
+Values: an input the eval set holds (by graph input name; `x` feeds a single-input model) is taken
+from it, rows repeated to the batch; any other input is synthesised — floats N(0, 1), integers and
+booleans ones, so token ids and masks stay in range for any vocabulary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EVAL_BATCH = 256  # rows per run when evaluating over the eval set (a fixed leading dim wins)
+
+
+def dims_for(inp: dict, batch: int, shapes: dict) -> list[int]:
+    """Concrete dims of one input (`inp`: {"name", "dtype", "dims"} with None for dynamic)."""
+    if inp["name"] in shapes:
+        return [int(d) for d in shapes[inp["name"]]]
+    return [d if d is not None else (batch if i == 0 else 1) for i, d in enumerate(inp["dims"])]
+
+
+def synth(dtype: str, dims: list[int], seed: int = 0) -> np.ndarray:
+    """A synthetic input: N(0, 1) for floats, ones for integers and booleans."""
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal(dims, dtype=np.float32).astype(dt, copy=False)
+    return np.ones(dims, dtype=dt)
+
+
+def source_of(inp: dict, inputs: list[dict], arrays) -> str | None:
+    """The eval-set array that feeds `inp`: its own name, or `x` for a single-input model; None: synthesised."""
+    if inp["name"] in arrays:
+        return inp["name"]
+    if len(inputs) == 1 and "x" in arrays:
+        return "x"
+    return None
+
+
+def feed(inputs: list[dict], batch: int, shapes: dict, arrays=None) -> dict[str, np.ndarray]:
+    """One array per input at `batch` rows: eval rows repeated to the batch where the eval set has them."""
+    out = {}
+    for inp in inputs:
+        dims = dims_for(inp, batch, shapes)
+        src = source_of(inp, inputs, arrays) if arrays is not None else None
+        if src is not None and dims:
+            rows = np.asarray(arrays[src])
+            out[inp["name"]] = np.resize(rows, (dims[0], *rows.shape[1:])).astype(inp["dtype"], copy=False)
+        else:
+            out[inp["name"]] = synth(inp["dtype"], dims)
+    return out
+
+
+def batch_of(feeds: dict[str, np.ndarray]) -> int:
+    """The batch that actually runs: the leading dim of the first input with one (1 for scalars only)."""
+    return next((int(a.shape[0]) for a in feeds.values() if a.ndim), 1)
+
+
+def eval_batches(inputs: list[dict], arrays, shapes: dict):
+    """(rows, feeds) chunks covering the whole eval set, every input fed (synthesised where the set lacks it)."""
+    n = eval_rows(inputs, arrays)
+    fixed = next((i["dims"][0] for i in inputs if i["dims"] and i["dims"][0] is not None), None)
+    step = fixed or EVAL_BATCH
+    for start in range(0, n, step):
+        b = min(step, n - start)
+        chunk = {}
+        for inp in inputs:
+            src = source_of(inp, inputs, arrays)
+            if src is not None:
+                chunk[inp["name"]] = np.asarray(arrays[src][start:start + b]).astype(inp["dtype"], copy=False)
+            else:
+                chunk[inp["name"]] = synth(inp["dtype"], dims_for(inp, b, shapes))
+        yield b, chunk
+
+
+def eval_rows(inputs: list[dict], arrays) -> int:
+    """Rows of the eval set (the leading dim of the arrays that feed the model)."""
+    srcs = [s for s in (source_of(i, inputs, arrays) for i in inputs) if s is not None]
+    return int(np.shape(arrays[srcs[0]])[0]) if srcs else 0
+
+
+def refs_of(inputs: list[dict], arrays) -> dict:
+    """The eval set's reference arrays: everything that does not feed the model."""
+    used = {source_of(i, inputs, arrays) for i in inputs}
+    return {k: np.asarray(arrays[k]) for k in arrays if k not in used}

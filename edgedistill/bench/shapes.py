@@ -1,0 +1,92 @@
+"""Concrete tensor shapes for the graph cost: the bench's input dims, then shape inference.
+
+onnxruntime's symbolic shape inference (onnxruntime.tools.symbolic_shape_infer) goes first: it
+follows shape arithmetic (Shape → Gather → Concat → Reshape, Pad widths, Range lengths) that plain
+ONNX inference leaves unknown, and it types If/Loop bodies. It fails on some graphs (an If whose
+branches declare no output types) and, being sympy, can be slow, so it runs under a time budget;
+then ONNX's own inference with data propagation takes over, and failing that the declared shapes.
+Which one produced the shapes is recorded with the cost. This runs only inside the analysis child
+(bench/_analyse.py), under its memory ceiling: symbolic inference materialises int64 constants.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+
+SYMBOLIC_BUDGET_S = 60.0  # symbolic inference gets at most this long before ONNX inference takes over
+
+
+def fix_input_dims(model, batch: int, shapes: dict | None) -> None:
+    """Dynamic input dims made concrete like the bench child feeds them: --shape, else batch first, else 1."""
+    inits = {i.name for i in model.graph.initializer}
+    for inp in model.graph.input:
+        if inp.name in inits or not inp.type.HasField("tensor_type"):
+            continue
+        given = (shapes or {}).get(inp.name)
+        for i, d in enumerate(inp.type.tensor_type.shape.dim):
+            if given is not None and i < len(given):
+                d.dim_value = int(given[i])
+            elif not d.HasField("dim_value") or d.dim_value <= 0:
+                d.dim_value = batch if i == 0 else 1
+
+
+def infer(model, budget_s: float = SYMBOLIC_BUDGET_S):
+    """(model with value_info filled, how): symbolic inference, else ONNX data propagation, else declared."""
+    from onnx import shape_inference
+
+    why = ""
+    try:
+        with _time_budget(budget_s):
+            from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+            _quiet_symbolic()
+            return SymbolicShapeInference.infer_shapes(model, int_max=2**31 - 1, auto_merge=True), "symbolic"
+    except MemoryError:
+        raise  # over the child's ceiling: the file is rejected, naming the limit
+    except BaseException as exc:  # AssertionError, KeyError, sympy errors, the budget's alarm
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        why = f"symbolic inference failed: {_short(exc)}"
+    try:
+        return shape_inference.infer_shapes(model, data_prop=True), f"onnx ({why})"
+    except MemoryError:
+        raise
+    except Exception as exc:  # InferenceError: declared shapes or types that contradict each other
+        return model, f"declared shapes only ({why}; onnx inference failed: {_short(exc)})"
+
+
+class _Budget(BaseException):
+    """Raised by SIGALRM when symbolic inference overruns its budget (BaseException: no except swallows it)."""
+
+
+@contextmanager
+def _time_budget(seconds: float):
+    """SIGALRM after `seconds` (main thread of a child process only; elsewhere no budget)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def alarm(*_):
+        raise _Budget(f"took longer than {seconds:.0f} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _quiet_symbolic() -> None:
+    import logging
+
+    logging.getLogger("onnxruntime.tools.symbolic_shape_infer").setLevel(logging.CRITICAL)
+
+
+def _short(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
