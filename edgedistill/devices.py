@@ -70,7 +70,9 @@ class Peak(Frozen):
 class DeviceProfile(Frozen):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     description: str
-    runtime: Literal["onnxruntime", "onnxruntime-web", "coreml"]
+    # onnxruntime, onnxruntime-web, coreml, or a runner a plugin registers (entry point `edgedistill.runners`);
+    # checked against the runners' registry before any work (bench/stage.py check_runtime)
+    runtime: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
     how: Literal["measured", "browser", "estimated"]
     threads: Int(0, 4096) = 0  # 0: onnxruntime's default (one per physical core)
     latency: Latency = Latency()

@@ -251,10 +251,12 @@ def _checkpointer(root: Path, every: int, resume: bool, force: bool, reporter):
 def _budgets(recipe, recipe_file: Path):
     if not recipe.gate.budgets:
         return None
-    from .devices import list_profiles
+    from .devices import list_profiles, load_profile
     from .release.budgets import load_budgets
 
-    return load_budgets(recipe_file.parent / recipe.gate.budgets, list_profiles())
+    # the recipe's own profile files (bench.devices paths, absolute by now) are devices a budget may name
+    own = [load_profile(d).name for d in recipe.bench.devices if d.endswith(".toml")]
+    return load_budgets(recipe_file.parent / recipe.gate.budgets, sorted({*list_profiles(), *own}))
 
 
 def _judge(checks, measurements, artifacts):

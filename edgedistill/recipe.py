@@ -140,7 +140,7 @@ class ExportConfig(Frozen):
 
 
 class BenchConfig(Frozen):
-    devices: tuple[str, ...] = ("host-cpu",)
+    devices: tuple[str, ...] = ("host-cpu",)  # shipped profile names, or profile TOML files (relative to the recipe)
 
 
 class GateConfig(Frozen):
@@ -209,9 +209,13 @@ def _resolve_user_files(recipe: Recipe, path: Path) -> Recipe:
 
 
 def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:
-    """Preset files named relative to the recipe become absolute, so later stages find them."""
-    presets = tuple(str((path.parent / p).resolve()) if p.endswith(".toml") else p for p in recipe.export.presets)
-    return recipe.model_copy(update={"export": recipe.export.model_copy(update={"presets": presets})})
+    """Preset and device profile files named relative to the recipe become absolute, so later stages find them."""
+    def absolute(names):
+        return tuple(str((path.parent / p).resolve()) if p.endswith(".toml") else p for p in names)
+
+    return recipe.model_copy(update={
+        "export": recipe.export.model_copy(update={"presets": absolute(recipe.export.presets)}),
+        "bench": recipe.bench.model_copy(update={"devices": absolute(recipe.bench.devices)})})
 
 
 def _read_with_base(path: Path, seen: tuple = ()) -> dict:
@@ -262,7 +266,7 @@ def _check_names(recipe: Recipe, source: str) -> None:
     from .data import DATASETS
     from .devices import list_profiles
     from .distill.loss_table import loss_names
-    from .export.presets import list_presets, load_preset
+    from .export.presets import list_presets
     from .models import MODELS
     from .recipe_sources import built_from_family, check_sources
     from .tasks import TASKS
@@ -276,17 +280,32 @@ def _check_names(recipe: Recipe, source: str) -> None:
     checks += [(f"distill.terms[{i}].loss", t.loss, losses) for i, t in enumerate(recipe.distill.terms)]
     checks += [(f"export.presets[{i}]", p, list_presets()) for i, p in enumerate(recipe.export.presets)
                if not p.endswith(".toml")]
-    for p in recipe.export.presets:  # a user's preset file: validated here, before any training
-        if p.endswith(".toml"):
-            load_preset(p, Path(source).parent)
-    checks += [(f"bench.devices[{i}]", d, list_profiles()) for i, d in enumerate(recipe.bench.devices)]
+    checks += [(f"bench.devices[{i}]", d, list_profiles()) for i, d in enumerate(recipe.bench.devices)
+               if not d.endswith(".toml")]
     for key, value, known in checks:
         if value not in known:
             raise ConfigError(source, key, f"unknown name {value!r}", suggest(value, known))
+    _check_plugins(recipe, source)
     _check_terms(recipe, source)
     check_sources(recipe, source)
     _check_augment(recipe, source)
     _check_task(recipe, source)
+
+
+def _check_plugins(recipe: Recipe, source: str) -> None:
+    """Every preset's format has an exporter and every device's runtime a runner (built-in or a plugin's);
+    a user's preset or profile file (path relative to the recipe) is validated here, before any training."""
+    from .bench.stage import check_runtime
+    from .devices import load_profile
+    from .export.presets import load_preset
+    from .export.stage import check_format
+
+    base = Path(source).parent
+    for i, p in enumerate(recipe.export.presets):
+        check_format(load_preset(p, base), f"{source}: export.presets[{i}]")
+    for i, d in enumerate(recipe.bench.devices):
+        path = str(base / d) if d.endswith(".toml") and not Path(d).is_absolute() else d
+        check_runtime(load_profile(path), f"{source}: bench.devices[{i}]")
 
 
 def _check_task(recipe: Recipe, source: str) -> None:

@@ -24,16 +24,23 @@ def bench_run(models, devices, data: Path | None = None, shapes: dict | None = N
     Model files are ONNX or ORT format (told apart by their first bytes, never read whole here) or
     .mlpackage folders; each is checked and costed in a child process under limits (exit 3 over them)."""
     from .bench.analysis import sniff
-    from .bench.stage import measure
+    from .bench.stage import check_runtime, measure, plugin_suffixes
     from .devices import load_profile
     from .progress import Reporter
 
-    # bad profile names fail before any work
+    # bad profile names and runtimes without a runner fail before any work
     profiles = [d if hasattr(d, "runtime") else load_profile(d) for d in devices]
+    for p in profiles:
+        check_runtime(p)
+    plugin = plugin_suffixes(profiles)  # file suffix → kind, for formats only a plugin's runner takes
     files = []
     for m in models:
         m = Path(m)
-        if m.suffix == ".mlpackage":
+        if m.suffix in plugin:
+            if not m.is_file():
+                raise InputFileError(str(m), "no such file", "check the path")
+            files.append((m.name, m, plugin[m.suffix]))
+        elif m.suffix == ".mlpackage":
             if not m.is_dir():
                 raise InputFileError(str(m), "no such .mlpackage folder", "check the path")
             files.append((m.name, m, "coreml"))

@@ -192,6 +192,7 @@ def test_ctrl_c_during_the_browser_bench_exits_130_in_one_line(model_and_data, t
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["edgedistill: aborted"], err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgedistill: interrupted"), err
     time.sleep(1.0)
     assert hm.tagged(tag) == []  # Chromium and the driver went with it

@@ -31,8 +31,36 @@ RUNNERS: Registry = Registry("runner", plugin_group="edgedistill.runners")
 RUNNERS.register("onnxruntime", ort_native.bench_detailed)
 RUNNERS.register("onnxruntime-web", browser.bench)  # headless Chromium; how = "browser"
 RUNNERS.register("coreml", coreml.bench)
-# which artifact kinds each runtime takes (a runtime not listed takes ONNX files)
+# which artifact kinds each runtime takes; a plugin runner says so in its `formats` attribute, else ONNX
 RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "coreml": ("coreml",)}
+
+
+def check_runtime(profile, where: str | None = None) -> None:
+    """ConfigError (exit 2) for a profile whose runtime has no runner (built-in or plugin), with the closest name."""
+    if profile.runtime not in RUNNERS:
+        from ..errors import ConfigError
+
+        raise ConfigError(where or f"device profile {profile.name}", "runtime",
+                          RUNNERS.unknown_message(profile.runtime),
+                          "a plugin package adds runtimes (entry point edgedistill.runners)")
+
+
+def plugin_suffixes(profiles) -> dict[str, str]:
+    """File suffix → artifact kind for the formats the profiles' plugin runners take (their `formats`
+    attribute; `suffixes` maps a suffix to one, else the suffix is "." + the kind)."""
+    out = {}
+    for p in profiles:
+        kinds = [k for k in runtime_kinds(p.runtime) if k not in ("onnx", "ort", "coreml")]
+        out.update({f".{k}": k for k in kinds})
+        out.update(getattr(RUNNERS.get(p.runtime), "suffixes", {}) if kinds else {})
+    return out
+
+
+def runtime_kinds(runtime: str) -> tuple[str, ...]:
+    """The artifact kinds (file formats) a profile's runtime can run."""
+    if runtime in RUNTIME_KINDS:
+        return RUNTIME_KINDS[runtime]
+    return tuple(getattr(RUNNERS.get(runtime), "formats", ("onnx",)))
 
 TEACHER = "teacher-fp32.onnx"
 
@@ -54,8 +82,9 @@ def bench_all(recipe, trained, artifacts: dict, out: Path, reporter) -> BenchRun
 
     ds = trained.dataset
     eval_set = write_eval_set(out / "eval.npz", ds.x_test, trained.references)
-    files = [(a.name, a.path, a.kind) for a in artifacts.values() if a.kind in ("onnx", "ort", "coreml")]
     profiles = [load_profile(d) for d in recipe.bench.devices]
+    runnable = {"onnx", "ort", "coreml"}.union(*(runtime_kinds(p.runtime) for p in profiles))
+    files = [(a.name, a.path, a.kind) for a in artifacts.values() if a.kind in runnable]
     try:
         run = measure(files, profiles, eval_set, None, reporter, task=trained.task.name)
     except InputFileError as exc:  # our own file failing to run is our bug, not bad input
@@ -78,6 +107,8 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, c
     skips the file-size figures (benchmarks that only need latency); `task` names the eval set's
     task (classify, embed, lm; None: inferred from its reference arrays); `repeat`: fresh sessions
     per pair, figures = their median (bench/sessions.py)."""
+    for p in profiles:  # a profile naming a runtime nobody registered fails before any work
+        check_runtime(p)
     start = conditions.snapshot()
     ms: list[Measurement] = []
     statuses: list[Status] = []
@@ -92,7 +123,7 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, c
                 cost = infos[name].cost(1)
                 ms += ort_native.file_measurements(name, path, cost.weight_bytes if cost else None, cache)
     for p in profiles:
-        kinds = RUNTIME_KINDS.get(p.runtime, ("onnx",))
+        kinds = runtime_kinds(p.runtime)
         todo = [f for f in files if f[2] in kinds]
         statuses += [Status(name, p.name, "not_runnable", _wrong_kind(p, kinds, other))
                      for name, _, other in files if other not in kinds]

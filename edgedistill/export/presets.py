@@ -56,7 +56,10 @@ class Parity(Frozen):
 class Preset(Frozen):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
     description: str = ""
-    format: Literal["onnx", "ort", "coreml"]
+    # onnx, ort, coreml, or a format an exporter plugin registers (entry point `edgedistill.exporters`);
+    # checked against the exporters' registry before any work (export/stage.py check_format)
+    format: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    suffix: Annotated[str, Field(pattern=r"^\.[A-Za-z0-9._-]+$")] | None = None  # a plugin format's file suffix
     precision: Literal["fp32", "fp16", "int8", "int4"]
     opset: Annotated[int, Field(ge=13, le=30)] | None = None  # ONNX / ORT only
     minimum_deployment_target: str | None = None  # Core ML only, e.g. "iOS16"
@@ -87,7 +90,7 @@ class Preset(Frozen):
     def artifact_name(self, role: str) -> str:
         """File name in the run folder: `student` + `onnx-int8-qdq` → `student-int8-qdq.onnx`."""
         stem = self.name.removeprefix(f"{self.format}-")
-        return f"{role}-{stem}{SUFFIX[self.format]}"
+        return f"{role}-{stem}{self.suffix or SUFFIX.get(self.format, '.' + self.format)}"
 
 
 def list_presets() -> list[str]:

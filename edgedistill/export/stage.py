@@ -50,6 +50,22 @@ EXPORTERS.register("onnx", _onnx)
 EXPORTERS.register("coreml", _coreml)
 
 
+def formats() -> list[str]:
+    """Every format a preset may name: the exporters' (built-in and plugins) plus `ort` (made by quantize)."""
+    return sorted({*EXPORTERS.names(), "ort"})
+
+
+def check_format(preset, where: str) -> None:
+    """ConfigError (exit 2) for a preset whose format no exporter is registered for, with the closest name."""
+    if preset.format not in formats():
+        from ..errors import ConfigError
+        from ..registry import suggest
+
+        raise ConfigError(str(where), "format", f"no exporter for format {preset.format!r} (preset {preset.name})",
+                          f"{suggest(preset.format, formats())}; a plugin package adds formats (entry point "
+                          "edgedistill.exporters)")
+
+
 def package_metadata(recipe, num_classes: int) -> dict:
     """Author, license, version, recipe hash and class labels, written into Core ML packages."""
     import json

@@ -253,6 +253,10 @@ def run_export(checkpoint: Path, preset_arg: str, out: Path | None, recipe_arg=N
 
     ck = load_checkpoint(checkpoint, recipe_arg, cache_dir, trust_run)
     preset = None if preset_arg == "auto" else load_preset(preset_arg)  # bad names fail before work
+    if preset is not None:
+        from .stage import check_format
+
+        check_format(preset, preset_arg)
     out = Path(out) if out else _default_out(Path(checkpoint), preset_arg)
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"{out} already exists and is not empty — pass --force, or choose another --out")
