@@ -13,7 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 from test_bench_native import lean_profile
 from test_browser import quick_profile
 
-from edgedistill.tasks.metrics import IGNORE, evaluate
+from edgedistill.tasks import UNLABELED as IGNORE
+from edgedistill.tasks.metrics import evaluate
 
 V, D, T = 12, 8, 6  # vocabulary, width, sequence length
 
