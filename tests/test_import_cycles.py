@@ -121,8 +121,8 @@ def test_cycle_finder_finds_a_planted_cycle_and_ignores_a_chain():
 
 def test_graph_sees_lazy_imports_inside_functions():
     graph = import_graph()
-    # cli imports the pipeline only inside its commands: still an edge
-    assert "edgedistill.pipeline" in graph["edgedistill.cli"]
+    # the run/distill commands import the pipeline only inside their bodies: still an edge
+    assert "edgedistill.pipeline" in graph["edgedistill.cli.train"]
 
 
 def test_package_has_no_import_cycles():

@@ -3,6 +3,7 @@ fallback, and refusal to resume a changed recipe."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -56,13 +57,44 @@ def kill_at(folder: Path, out: Path, step: int, *extra) -> None:
     assert not out.exists(), "the process finished before it could be killed"
 
 
+def recorded_seconds(folder: Path) -> float:
+    """The training seconds the newest checkpoint in `folder` recorded (what a resume starts from)."""
+    return json.loads((sorted(folder.glob("step-*"))[-1] / "meta.json").read_text())["seconds"]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_sigkill_at_a_random_step_then_resume_is_bit_identical(seed, reference, tmp_path):
     step = random.Random(seed).randrange(3, STEPS - 3)
     kill_at(tmp_path / "ckpt", tmp_path / "final.safetensors", step)
     assert any(tmp_path.joinpath("ckpt").glob("step-*"))
-    child(tmp_path / "ckpt", tmp_path / "final.safetensors", "--resume")
+    killed_share = recorded_seconds(tmp_path / "ckpt")
+    child(tmp_path / "ckpt", tmp_path / "final.safetensors", "--resume", "--seconds", tmp_path / "seconds")
     assert same_weights(reference, tmp_path / "final.safetensors")
+    # the reported training time is the stage's total: the killed process's share plus the resumed one's
+    assert 0 < killed_share <= float((tmp_path / "seconds").read_text())
+
+
+def test_a_stage_finished_before_the_kill_reports_its_training_time_not_zero(reference, tmp_path):
+    ck = tmp_path / "ckpt"
+    first = in_process(ck, tmp_path / "full.safetensors", "--every", "10")  # as if killed right after its final save
+    again = in_process(ck, tmp_path / "final.safetensors", "--resume", "--every", "10")  # trains no step
+    assert same_weights(reference, tmp_path / "final.safetensors")
+    assert 0 < recorded_seconds(ck) <= first.seconds
+    assert again.seconds >= recorded_seconds(ck)  # not the resumed process's ~0 s of evaluation alone
+
+
+def test_a_checkpoint_with_bad_seconds_falls_back_and_one_without_them_resumes(reference, tmp_path, capsys):
+    """meta.json is not covered by the sha256; checkpoints of older versions have no `seconds`."""
+    ck = tmp_path / "ckpt"
+    in_process(ck, tmp_path / "full.safetensors", "--every", "10")  # steps 30, 40, 48
+    older, newest = sorted(ck.glob("step-*"))[-2:]
+    for path, edit in ((newest, lambda m: {**m, "seconds": "soon"}),
+                       (older, lambda m: {k: v for k, v in m.items() if k != "seconds"})):
+        (path / "meta.json").write_text(json.dumps(edit(json.loads((path / "meta.json").read_text()))))
+    result = in_process(ck, tmp_path / "final.safetensors", "--resume", "--every", "10")
+    assert f"checkpoint {newest} is corrupt or truncated (seconds 'soon' is not a number of seconds)" \
+        in capsys.readouterr().out
+    assert same_weights(reference, tmp_path / "final.safetensors") and result.seconds > 0  # resumed from step 40
 
 
 def test_augmented_run_with_the_teacher_live_resumes_bit_identical(reference, tmp_path):
@@ -79,7 +111,7 @@ def in_process(folder, out, *extra):
     """The same training as the child, in this process (for tests that need no kill)."""
     import resume_child
 
-    resume_child.main([str(folder), str(out), *map(str, extra)])
+    return resume_child.main([str(folder), str(out), *map(str, extra)])
 
 
 def test_a_corrupt_newest_checkpoint_falls_back_with_a_warning(reference, tmp_path, capsys):
@@ -134,6 +166,7 @@ def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path,
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
+    scratch_share = recorded_seconds(ckpt.with_name("student-scratch"))  # trained to the end before the kill
     again = cli("run", TINY, "--out", out, "--quiet")
     assert again.returncode == 2 and "--resume" in again.stderr  # checkpoints are never overwritten silently
     done = cli("run", TINY, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
@@ -141,5 +174,7 @@ def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path,
     assert done.returncode in (0, 1), done.stderr
     for name in ("student-scratch", "student-distilled", "student-distilled_transfer"):
         assert same_weights(tiny_run.out / f"{name}.safetensors", out / f"{name}.safetensors"), name
+    report = json.loads((out / "report.json").read_text())
+    assert report["training"]["students"]["scratch"]["seconds"]["value"] >= scratch_share > 0  # not the resume's ~0 s
     assert not (tmp_path / ".run.checkpoints").exists()  # removed once the run completed
     assert not list(tmp_path.glob(".run.partial-*"))  # the killed run's staging folder went with it

@@ -3,8 +3,8 @@
 One checkpoint is a folder `step-00001234/` holding
     state.safetensors   model + adapter weights and buffers, optimizer tensors, torch RNG states
     meta.json           step, epoch, sampler position, running loss, optimizer hyper-parameters,
-                        scheduler state, numpy and python RNG states, the run's fingerprint, and
-                        the sha256 of state.safetensors
+                        scheduler state, numpy and python RNG states, the run's fingerprint, the
+                        training seconds so far, and the sha256 of state.safetensors
 written into a temporary folder, fsynced, and renamed into place (then the parent is fsynced), so
 a kill at any instant leaves either the previous checkpoint set or the new one — never half of
 one. The N most recent are kept. On load, the newest whose sha256 matches is used; a corrupt or
@@ -33,13 +33,15 @@ STATE, META = "state.safetensors", "meta.json"
 
 @dataclass(frozen=True)
 class Position:
-    """Where the loop stands: `epoch`, the next batch offset in it, its batch order and running loss."""
+    """Where the loop stands: `epoch`, the next batch offset in it, its batch order and running loss,
+    and the training wall time spent to get there (summed over every process that trained it)."""
 
     step: int
     epoch: int
     offset: int
     order: torch.Tensor  # (N,) this epoch's permutation
     total: float  # running sum of loss · batch size in this epoch
+    seconds: float = 0.0  # training wall time up to this step, across interruptions
 
 
 class Checkpointer:
@@ -83,7 +85,7 @@ class Checkpointer:
         tensors |= {"rng.torch": torch.get_rng_state(), "rng.sampler": gen.get_state(), "order": pos.order}
         save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(tmp / STATE))
         np_state = np.random.get_state()
-        meta = {"step": pos.step, "epoch": pos.epoch, "offset": pos.offset, "total": pos.total,
+        meta = {"step": pos.step, "epoch": pos.epoch, "offset": pos.offset, "total": pos.total, "seconds": pos.seconds,
                 "param_groups": opt_sd["param_groups"], "scheduler": sched.state_dict(),
                 "rng_numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
                 "rng_python": _jsonable(random.getstate()), "fingerprint": self.fingerprint,
@@ -127,9 +129,12 @@ class Checkpointer:
     def _verified_meta(self, path: Path) -> dict | None:
         try:
             meta = json.loads((path / META).read_text(encoding="utf-8"))
-            if sha256_path(path / STATE) == meta["sha256"]:
+            if sha256_path(path / STATE) != meta["sha256"]:
+                problem = "sha256 mismatch"
+            elif not _valid_seconds(meta.get("seconds", 0.0)):  # absent in checkpoints of older versions
+                problem = f"seconds {meta['seconds']!r} is not a number of seconds"
+            else:
                 return meta
-            problem = "sha256 mismatch"
         except (OSError, ValueError, KeyError) as exc:
             problem = type(exc).__name__
         self.warn(f"warning: checkpoint {path} is corrupt or truncated ({problem}); falling back to an older one")
@@ -160,7 +165,8 @@ class Checkpointer:
         n = meta["rng_numpy"]
         np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
         random.setstate(_tupled(meta["rng_python"]))
-        return Position(meta["step"], meta["epoch"], meta["offset"], t["order"], meta["total"])
+        return Position(meta["step"], meta["epoch"], meta["offset"], t["order"], meta["total"],
+                        float(meta.get("seconds", 0.0)))
 
 
 def diff(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -173,6 +179,11 @@ def diff(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{path}: {a!r} → {b!r}")
     return out
+
+
+def _valid_seconds(x) -> bool:
+    """A finite, non-negative number (meta.json is not covered by the sha256: it may have been edited)."""
+    return isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf")
 
 
 def _fsync(path: Path) -> None:

@@ -36,7 +36,7 @@ class TrainResult:
     epochs: int
     steps: int
     examples: int  # per epoch, labelled + unlabelled
-    seconds: float
+    seconds: float  # training wall time, summed over the processes that trained it (a resumed run adds up)
     final_loss: float
 
     @property
@@ -103,7 +103,9 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
     feature/relation/embedding losses. `checkpoints` saves every few steps and, when resuming,
     restores the exact state first. With several ranks (`dist`), each trains on its slice of every
     global batch (distill/ddp.py). `refs`: the test references the task's metrics read (default
-    {"y": y_test}); the progress line shows the task's headline metric.
+    {"y": y_test}); the progress line shows the task's headline metric. The result's `seconds` is
+    the training wall time summed over the processes that trained it: a resumed run adds the seconds
+    its checkpoint recorded (work a killed process did after its last checkpoint is redone, and counted once).
     """
     x, x_test = (v if isinstance(v, Rows) else Rows(v) for v in (x, x_test))
     refs = refs if refs is not None else {"y": y_test.numpy()}
@@ -123,6 +125,11 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
     saving = checkpoints is not None and dist.is_main  # other ranks only read checkpoints, to resume
     train_step = dist.wrap(_Step(model, objective))  # DDP (several ranks) syncs gradients in backward
     start, last = time.perf_counter(), float("nan")
+    before = at.seconds if at else 0.0  # what the interrupted processes spent up to the checkpoint
+
+    def spent() -> float:  # training wall time so far, across interruptions
+        return before + time.perf_counter() - start
+
     with reporter.task(label, cfg.epochs, done=first_epoch) as advance:  # a resumed run starts where it stood
         for epoch in range(first_epoch, cfg.epochs):
             model.train()
@@ -140,14 +147,15 @@ def fit(model, x, y, *, cfg, loss: str, loss_params: dict, x_test, y_test, seed:
                 total += value.item() * len(idx)
                 step += 1
                 if saving and checkpoints.due(step):
-                    checkpoints.save(Position(step, epoch, i + bs, order, total), model, objective, opt, sched, gen)
+                    at_step = Position(step, epoch, i + bs, order, total, spent())
+                    checkpoints.save(at_step, model, objective, opt, sched, gen)
             dist.broadcast_buffers(model)  # every rank evaluates (and rank 0 saves) the same BatchNorm statistics
             last = dist.sum(total)[0] / n  # every rank's rows (a resumed epoch counts rank 0's earlier ones)
             shown = evaluate(model, x_test, refs, task).get(task.headline, float("nan"))
             advance(epoch=epoch + 1, loss=last, **{f"test_{task.headline}": shown})
     if saving and not checkpoints.due(step) and (at is None or at.step != step):
         # the finished state too: resuming a later stage then skips this one instead of retraining it
-        checkpoints.save(Position(step, cfg.epochs - 1, n, order, total), model, objective, opt, sched, gen)
+        checkpoints.save(Position(step, cfg.epochs - 1, n, order, total, spent()), model, objective, opt, sched, gen)
     model.eval()
     return TrainResult(label, evaluate(model, x_test, refs, task), count_params(model),
-                       cfg.epochs, cfg.epochs * steps_per_epoch, n, time.perf_counter() - start, last)
+                       cfg.epochs, cfg.epochs * steps_per_epoch, n, spent(), last)

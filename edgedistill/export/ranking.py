@@ -36,14 +36,14 @@ def rank_value(by: str, path: Path, device: str) -> float | None:
 
 def _p50_ms(path: Path, device: str) -> float | None:
     """Median warm latency of `path` on `device`, measured by the bench stage (a fresh child process)."""
-    from ..bench.stage import RUNTIME_KIND, measure
+    from ..bench.stage import measure, runtime_kinds
     from ..devices import load_profile
     from ..errors import EdgeDistillError
     from ..progress import Reporter
 
     profile = load_profile(device)
     kind = "coreml" if path.suffix == ".mlpackage" else "onnx"
-    if RUNTIME_KIND.get(profile.runtime, "onnx") != kind:
+    if kind not in runtime_kinds(profile.runtime):
         return None
     try:
         run = measure([(path.name, path, kind)], [profile], None, None, Reporter(quiet=True), sizes=False)
