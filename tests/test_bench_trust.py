@@ -166,8 +166,9 @@ def test_a_runs_bench_includes_its_ort_files(tmp_path):
     artifacts = {p.name: receipt(p.name, p, kind, "test") for p, kind in ((onnx_path, "onnx"), (ort_path, "ort"))}
     rng = np.random.default_rng(0)
     x = rng.standard_normal((50, 40)).astype(np.float32)
-    trained = SimpleNamespace(dataset=SimpleNamespace(x_test=x, y_test=np.zeros(50, np.int64)),
-                              test_logits={"teacher": rng.standard_normal((50, 10))})
+    trained = SimpleNamespace(dataset=SimpleNamespace(x_test={"x": x}), task=SimpleNamespace(name="classify"),
+                              references={"y": np.zeros(50, np.int64),
+                                          "teacher_pred": rng.standard_normal((50, 10)).argmax(1)})
     recipe = SimpleNamespace(bench=SimpleNamespace(devices=[str(lean_profile(tmp_path))]))
     run = bench_all(recipe, trained, artifacts, tmp_path, Reporter(quiet=True))
     measured = {(m.artifact, m.metric) for m in run.measurements if m.device == "lean"}
@@ -177,7 +178,7 @@ def test_a_runs_bench_includes_its_ort_files(tmp_path):
 
 @pytest.mark.parametrize("arrays,needle", [
     ({"y": np.zeros(4, np.int64)}, "no array for the inputs of mlp.onnx (x); it holds y"),
-    ({"x": np.zeros((4, 40), np.float32), "y": np.array(["cat", "dog", "cat", "dog"])}, "array 'y' holds <U3"),
+    ({"x": np.zeros((4, 40), np.float32), "y": np.array(["cat", "dog", "cat", "dog"])}, "array 'y' is <U3"),
     ({"x": np.zeros((4, 40), np.float32), "y": np.zeros(5, np.int64)}, "disagree on the number of rows ([4, 5])"),
     ({"x": np.zeros((4, 4, 10), np.float32)}, "array 'x' has shape (4, 4, 10); input x of mlp.onnx takes 2 dims"),
     (None, "not an .npz archive"),

@@ -308,7 +308,7 @@ def test_user_preset_loads_by_path(tmp_path):
         ('format = "onnx"\nprecision = "fp32"\n', "needs `opset`"),
         ('format = "onnx"\nprecision = "int8"\nopset = 18\n', "needs a [quantization] table"),
         ('format = "onnx"\nprecision = "fp32"\nopset = 11\n', "opset"),
-        ('format = "tflite"\nprecision = "fp32"\n', "format"),
+        ('format = "TF Lite"\nprecision = "fp32"\n', "format"),  # an unregistered name: tests/test_plugins.py
         ('format = "onnx"\nprecision = "fp32"\nopset = 18\nopst = 18\n', "did you mean 'opset'?"),
     ],
 )

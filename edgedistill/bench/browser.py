@@ -1,6 +1,7 @@
 """onnxruntime-web in real headless Chromium: the `browser-*` device profiles (how = "browser").
 
-One fresh Chromium per (file, profile), driven from a child process (bench/_browser_child.py) in its
+One fresh Chromium per (file, profile), driven from a child process (bench/_browser_child.py, started
+by bench/browser_launch.py) in its
 own process group under the profile's time limit: a Ctrl-C reaches only the parent, which kills the
 whole group (Playwright's driver and Chromium included) and exits 130 in one line; a page that never
 finishes is a `failed` status naming the limit. In that child, Python prepares everything the page
@@ -165,7 +166,7 @@ def _settings(profile):
 def bench(artifact: str, path: Path, profile, data: Path | None = None, shapes: dict | None = None,
           info=None, task: str | None = None) -> list[Measurement]:
     """All figures for one file on one browser profile (how = "browser"), named like the native runner's."""
-    from ._browser_child import run_in_child
+    from .browser_launch import run_in_child
     from .chromium import missing
     from .outcome import NotRunnable
 

@@ -70,7 +70,7 @@ def npz_arrays(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         magic = fh.read(6)
     if magic.startswith(NPY_MAGIC):
         raise InputFileError(where, "is a single .npy array, not an .npz archive",
-                             "save it with numpy.savez(path, x_train=…, y_train=…)")
+                             "save the arrays with numpy.savez(path, **arrays)")
     if magic[:4] not in NPZ_MAGIC:
         raise InputFileError(where, "not an .npz file (no zip header)", "write it with numpy.savez")
     found, total = {}, 0

@@ -1,0 +1,50 @@
+"""Parent side of the browser runner: start bench/_browser_child.py and turn its answer into exceptions.
+
+The child runs through bench/sandbox.py: spec on stdin, its own process group (so a terminal's Ctrl-C
+reaches only the parent, which then kills the group: the Playwright driver and Chromium go with it,
+no asyncio noise), death with the parent, and the profile's time limit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..artifacts import printable
+from ..errors import ConfigError, InputFileError, StageError
+
+
+def run_in_child(path: Path, profile, data: Path | None, shapes: dict | None, inputs: list[dict],
+                 task: str | None) -> dict:
+    """The page's raw result for `path` on `profile`, measured in a child under the profile's time limit."""
+    from . import sandbox
+    from .outcome import DeviceLimitExceeded
+
+    spec = {"model": str(Path(path).resolve()), "profile": profile.model_dump(mode="json"),
+            "data": str(Path(data).resolve()) if data else None, "shapes": shapes or {}, "inputs": inputs,
+            "task": task}
+    # Chromium's address-space reservations are PROT_NONE (not counted by RLIMIT_DATA); the ceiling
+    # keeps a page that really allocates tens of GB from taking the machine
+    limits = sandbox.Limits(sandbox.host_ceiling(), profile.constraints.time_limit_s + 30, "the host default")
+    child = sandbox.run("edgedistill.bench._browser_child", spec, limits)
+    out = child.out
+    if child.timed_out or out.get("cause") == "timeout":
+        raise DeviceLimitExceeded(f"did not finish within the {profile.name} time limit of "
+                                  f"{profile.constraints.time_limit_s:g} s (constraints.time_limit_s); killed")
+    if "error" in out:
+        _raise(out, path)
+    return out
+
+
+def _raise(out: dict, path: Path) -> None:
+    cause, text = out.get("cause"), printable(out.get("error", "no output"))
+    if cause == "config":
+        raise ConfigError(out.get("source", ""), out.get("key", ""), text)
+    if cause == "not_runnable":
+        from .outcome import NotRunnable
+
+        raise NotRunnable(text)
+    if cause == "stage":
+        raise StageError(text)
+    if cause == "input":
+        raise InputFileError(out.get("path") or str(path), text)
+    raise InputFileError(str(path), f"the browser runner failed on it: {text}")
