@@ -67,12 +67,12 @@ def _if_model(path: Path) -> Path:
     then_node, wt = _conv("then_conv", "x", "t", 4)
     else_node, we = _conv("else_conv", "x", "e", 2)
     out = helper.make_tensor_value_info
-    then_g = helper.make_graph([then_node], "then", [], [out("t", TensorProto.FLOAT, None)], [wt])
-    else_g = helper.make_graph([else_node], "else", [], [out("e", TensorProto.FLOAT, None)], [we])
+    then_g = helper.make_graph([then_node], "then", [], [out("t", TensorProto.FLOAT, ["N", 4, 8, 8])], [wt])
+    else_g = helper.make_graph([else_node], "else", [], [out("e", TensorProto.FLOAT, ["N", 2, 8, 8])], [we])
     nodes = [helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
              helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
     g = helper.make_graph(nodes, "if", [out("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
-                          [out("y", TensorProto.FLOAT, None)])
+                          [out("y", TensorProto.FLOAT, ["N", "C", 8, 8])])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 

@@ -185,9 +185,12 @@ def _watch_parent() -> None:
 
 
 def set_memory_ceiling(limit: int) -> int:
-    """RLIMIT_DATA of this process (soft and hard); returns the value read back."""
+    """RLIMIT_DATA of this process (soft and hard; never above a hard limit set by the user); the value read back."""
     import resource
 
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     return resource.getrlimit(resource.RLIMIT_DATA)[0]
 

@@ -5,6 +5,7 @@ outside the output folder, no child left running. The bounded fuzz is marked `sl
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile_models as hm  # noqa: E402
+import mutations as mu  # noqa: E402
 
 CAP_MIB = 400  # the CLI process itself: python + numpy + onnx protobufs; a 50 GB tensor never lands here
 
@@ -123,3 +125,34 @@ def test_an_input_of_a_trillion_floats_fails_inside_the_child(tmp_path):
         assert status["status"] == "failed" and "memory ceiling of 1024 MiB" in status["reason"]
     else:
         assert out.returncode == 3 and "huge.onnx" in out.stderr
+
+
+@pytest.mark.parametrize("build", [hm.deep_nesting, hm.sequence_input, hm.range_reshape,
+                                   lambda p: p.write_bytes(b"") or p],
+                         ids=["nested-300-deep", "sequence-input", "range-50gb", "empty-file"])
+def test_malformed_models_get_a_documented_exit(tmp_path, build):
+    out = _bench(build(tmp_path / "m.onnx"), tmp_path)
+    _clean(out)
+    assert out.returncode in (0, 3)
+
+
+@pytest.mark.parametrize("kind", mu.KINDS)
+def test_one_mutant_of_each_kind_keeps_every_promise(tmp_path, kind):
+    """One seeded mutant per mutation kind in the default suite; the bounded fuzz below runs ~300."""
+    bases = mu.base_models(tmp_path / "base")
+    model = mu.mutate(kind, mu.KINDS.index(kind), bases, tmp_path)
+    _clean(_bench(model, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EDGEDISTILL_SLOW"), reason="slow (~300 mutants, ~20 min): EDGEDISTILL_SLOW=1")
+def test_bounded_fuzz_of_300_mutants(tmp_path):
+    """~300 mutants across every kind (benchmarks/hostile_fuzz.py runs the ≥ 1,000-case campaign)."""
+    sys.path.insert(0, str(hm.ROOT / "benchmarks"))
+    import hostile_fuzz
+
+    bases = mu.base_models(tmp_path / "base")
+    profile = hm.lean_profile(tmp_path, time_limit_s=10)
+    results = [hostile_fuzz.run_case(k, s, bases, tmp_path / "cases", profile) for k, s in mu.cases(299, seed=1)]
+    summary = hostile_fuzz.summary(results)
+    assert summary["broken"] == [] and summary["cases"] == 299, summary["broken"][:5]
