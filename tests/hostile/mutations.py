@@ -206,7 +206,7 @@ def _opset(model, rng):
 
 
 def _outputs(model, rng):
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     g = model.graph
     choice = rng.randrange(3)
