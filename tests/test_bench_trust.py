@@ -131,6 +131,8 @@ def test_repeat_runs_fresh_sessions_and_records_the_machine_conditions(tmp_path)
     for conditions in (details["conditions"], doc["environment"]["conditions"]):
         assert len(conditions["load_average"]) == 3 and 0 <= conditions["steal_pct"] <= 100
     assert doc["environment"]["repeat"] == 3
+    # the unstable flag is also a measurement, for a gate that reads measurements only
+    assert got["unstable"] == float(doc["statuses"][0]["status"] == "unstable")
 
 
 def save_ort(onnx_path: Path, ort_path: Path) -> Path:

@@ -4,7 +4,7 @@ Run by bench/analysis.py as `python -m edgedistill.bench._analyse` with a JSON s
 ({"model", "format", "batches", "shapes", "limits"}); prints one JSON object:
   {"format", "inputs": [{"name", "dtype", "dims"}], "outputs": [names], "external_data",
    "costs": {batch: GraphCost wire form | {"error"}}}
-or {"error", "kind"} with kind "invalid" (the checker or loader refused it) or "memory".
+or {"error", "cause"} with cause "invalid" (the checker or loader refused it) or "memory".
 Imports no torch.
 """
 
@@ -81,7 +81,7 @@ _OOM_WORDS = ("memoryerror", "bad_alloc", "failed to allocate", "cannot allocate
 
 
 def main() -> int:
-    """Analyse, print one JSON line; an error is {"error", "kind"}."""
+    """Analyse, print one JSON line; an error is {"error", "cause"}."""
     spec = enter()
     try:
         print(json.dumps(analyse(spec)), flush=True)
@@ -91,7 +91,7 @@ def main() -> int:
             raise
         text = first_line(exc)
         oom = isinstance(exc, MemoryError) or any(w in text.lower() for w in _OOM_WORDS)
-        print(json.dumps({"error": text, "kind": "memory" if oom else "invalid"}), flush=True)
+        print(json.dumps({"error": text, "cause": "memory" if oom else "invalid"}), flush=True)
         return 3
 
 

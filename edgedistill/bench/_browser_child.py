@@ -4,7 +4,7 @@
 spec on stdin, its own process group (so a terminal's Ctrl-C reaches only the parent, which then
 kills the group: the Playwright driver and Chromium go with it, no asyncio noise), death with the
 parent, and the profile's time limit. The child prints the page's raw result (task metrics computed,
-outputs dropped) or {"error", "kind"}, which the parent turns back into the same exceptions.
+outputs dropped) or {"error", "cause"}, which the parent turns back into the same exceptions.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def run_in_child(path: Path, profile, data: Path | None, shapes: dict | None, in
     limits = sandbox.Limits(sandbox.host_ceiling(), profile.constraints.time_limit_s + 30, "the host default")
     child = sandbox.run("edgedistill.bench._browser_child", spec, limits)
     out = child.out
-    if child.timed_out or out.get("kind") == "timeout":
+    if child.timed_out or out.get("cause") == "timeout":
         raise DeviceLimitExceeded(f"did not finish within the {profile.name} time limit of "
                                   f"{profile.constraints.time_limit_s:g} s (constraints.time_limit_s); killed")
     if "error" in out:
@@ -42,12 +42,12 @@ def run_in_child(path: Path, profile, data: Path | None, shapes: dict | None, in
 
 
 def _raise(out: dict, path: Path) -> None:
-    kind, text = out.get("kind"), printable(out.get("error", "no output"))
-    if kind == "config":
+    cause, text = out.get("cause"), printable(out.get("error", "no output"))
+    if cause == "config":
         raise ConfigError(out.get("source", ""), out.get("key", ""), text)
-    if kind == "stage":
+    if cause == "stage":
         raise StageError(text)
-    if kind == "input":
+    if cause == "input":
         raise InputFileError(out.get("path") or str(path), text)
     raise InputFileError(str(path), f"the browser runner failed on it: {text}")
 
@@ -66,16 +66,16 @@ def main() -> int:
         print(json.dumps(raw), flush=True)
         return 0
     except InputFileError as exc:
-        print(json.dumps({"error": str(exc).removeprefix(f"{exc.path}: "), "path": exc.path, "kind": "input"}))
+        print(json.dumps({"error": str(exc).removeprefix(f"{exc.path}: "), "path": exc.path, "cause": "input"}))
     except ConfigError as exc:
         print(json.dumps({"error": exc.problem + (f" — {exc.fix}" if exc.fix else ""), "source": exc.source,
-                          "key": exc.key, "kind": "config"}))
+                          "key": exc.key, "cause": "config"}))
     except StageError as exc:
-        print(json.dumps({"error": str(exc), "kind": "stage"}))
+        print(json.dumps({"error": str(exc), "cause": "stage"}))
     except TimeoutError as exc:
-        print(json.dumps({"error": str(exc), "kind": "timeout"}))
+        print(json.dumps({"error": str(exc), "cause": "timeout"}))
     except Exception as exc:  # a Playwright or Chromium failure: the parent names the file
-        print(json.dumps({"error": first_line(exc), "kind": "run"}))
+        print(json.dumps({"error": first_line(exc), "cause": "run"}))
     return 3
 
 

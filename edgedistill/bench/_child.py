@@ -178,7 +178,7 @@ _OOM_WORDS = ("memoryerror", "bad_alloc", "failed to allocate", "cannot allocate
 
 
 def main(spec: dict) -> int:
-    """Constrain, measure, print one JSON line; an error becomes {"error", "kind"} (memory, data or run)."""
+    """Constrain, measure, print one JSON line; an error becomes {"error", "cause"} (memory, data or run)."""
     try:
         applied = constrain(spec.get("constraints") or {})
         result = measure(spec)
@@ -188,8 +188,8 @@ def main(spec: dict) -> int:
     except Exception as exc:  # the parent turns this into a one-line error naming the file
         text = first_line(exc)
         oom = isinstance(exc, MemoryError) or any(w in text.lower() for w in _OOM_WORDS)
-        kind = "memory" if oom else "data" if isinstance(exc, DataProblem) else "run"
-        print(json.dumps({"error": str(exc) if kind == "data" else text, "kind": kind}), flush=True)
+        cause = "memory" if oom else "data" if isinstance(exc, DataProblem) else "run"
+        print(json.dumps({"error": str(exc) if cause == "data" else text, "cause": cause}), flush=True)
         return 3
 
 

@@ -132,7 +132,7 @@ def analyse(path: Path, batches=(1,), shapes: dict | None = None, limits: Limits
     if child.timed_out:
         raise InputFileError(str(path), f"reading its graph (checker, shape inference, cost) took longer than the "
                              f"{limits.seconds:.0f} s time limit", "a graph that large or that hostile is not benched")
-    if out.get("kind") == "memory" or (not child.printed and child.returncode < 0):
+    if out.get("cause") == "memory" or (not child.printed and child.returncode < 0):
         raise InputFileError(str(path), f"reading its graph (checker, shape inference, cost) needs more than the "
                              f"{limits.memory_bytes // MIB} MiB memory limit of the analysis child "
                              f"({printable(out.get('error', ''))})", "a graph that asks for tensors its file does "

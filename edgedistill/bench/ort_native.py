@@ -81,7 +81,7 @@ def run_child(path: Path, profile, data: Path | None = None, shapes: dict | None
             "shapes": shapes or {}, "constraints": profile.constraints.model_dump()}
     limits = child_limits(profile)
     child = sandbox.run("edgedistill.bench._child", spec, limits)
-    if child.out.get("kind") == "data":  # the eval set does not fit the model: name the data file
+    if child.out.get("cause") == "data":  # the eval set does not fit the model: name the data file
         raise InputFileError(str(data), printable(child.out["error"]),
                              "save each model input under its graph input name (x for one input) and the "
                              "references the task needs (tasks/metrics.py)")
@@ -96,7 +96,7 @@ def child_result(child, path: Path, profile, limits: Limits) -> dict:
                                   f"{limits.seconds:g} s (constraints.time_limit_s); killed")
     mib = limits.memory_bytes // MIB
     # past RLIMIT_DATA a C++ allocation may abort the child (no JSON, SIGABRT) instead of raising
-    if out.get("kind") == "memory" or (not child.printed and child.signal_name in ("SIGABRT", "SIGKILL")):
+    if out.get("cause") == "memory" or (not child.printed and child.signal_name in ("SIGABRT", "SIGKILL")):
         why = printable(out.get("error", "")) if child.printed else f"the child died of {child.signal_name}"
         raise DeviceLimitExceeded(f"exceeded {limits.memory_source} of {mib} MiB (RLIMIT_DATA): {why}")
     if not child.printed and child.signal_name:
