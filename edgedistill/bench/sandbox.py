@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 PARENT_ENV = "EDGEDISTILL_PARENT_PID"
 MIB = 2**20
@@ -90,10 +92,23 @@ def analysis_ceiling(file_bytes: int) -> int:
 
 def run(module: str, spec: dict, limits: Limits) -> ChildRun:
     """Run `python -m MODULE` with `spec` on stdin under `limits`; kill its process group on any way out."""
-    env = {**os.environ, PARENT_ENV: str(os.getpid()), **_child_tmp()}
+    scratch = _scratch_dir()
+    try:
+        return _run(module, spec, limits, scratch)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(module: str, spec: dict, limits: Limits, scratch: Path | None) -> ChildRun:
+    here = str(Path(__file__).resolve().parents[2])  # the folder holding this edgedistill: the child imports it too
+    path = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, PARENT_ENV: str(os.getpid()), "PYTHONPATH": path}
     env.setdefault("OMP_NUM_THREADS", "1")  # numpy/BLAS in the child must not start a pool per core
+    if scratch is not None:  # TMPDIR and working folder: see _scratch_dir (paths in the spec are absolute)
+        env["TMPDIR"] = str(scratch)
     proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, cwd=scratch)
     timed_out = False
     try:
         stdout, stderr = proc.communicate(json.dumps({**spec, "limits": limits.to_json()}), timeout=limits.seconds)
@@ -114,19 +129,30 @@ def run(module: str, spec: dict, limits: Limits) -> ChildRun:
     return ChildRun(out, proc.returncode, printed, timed_out)
 
 
-def _child_tmp() -> dict:
-    """TMPDIR of the children: a fixed folder in edgedistill's cache.
+STALE_S = 2 * 86_400  # longer than any child may run (time_limit_s ≤ 1 day)
 
-    onnxruntime 1.32 writes a telemetry session file (`$TMPDIR/.ses`) on import; pointed here it
-    lands in our own cache, overwritten by every child, instead of the user's /tmp."""
+
+def _scratch_dir() -> Path | None:
+    """A fresh folder in edgedistill's cache for one child: its TMPDIR and working folder, removed after it.
+
+    onnxruntime 1.32 writes a telemetry session file (`$TMPDIR/.ses`) on import, symbolic shape
+    inference dumps `sym_shape_infer_temp.onnx` into its working folder, Chromium and Playwright keep
+    profiles and artifacts in TMPDIR: all of it lands here, never in the user's folder or /tmp.
+    Folders left by a parent killed with SIGKILL are swept once they are older than STALE_S."""
+    import tempfile
+    import time
+
     from ..resources import default_cache_dir
 
-    folder = default_cache_dir() / "tmp"
+    root = default_cache_dir() / "tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only cache: leave TMPDIR as the user set it
-        return {}
-    return {"TMPDIR": str(folder)}
+        root.mkdir(parents=True, exist_ok=True)
+        for old in root.glob("child-*"):
+            if time.time() - old.stat().st_mtime > STALE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix="child-", dir=root))
+    except OSError:  # a read-only cache: TMPDIR and the working folder stay the user's
+        return None
 
 
 def _last_json(lines: list[str]) -> dict | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hostile_models as hm  # noqa: E402
 import mutations as mu  # noqa: E402
 
@@ -156,3 +157,19 @@ def test_bounded_fuzz_of_300_mutants(tmp_path):
     results = [hostile_fuzz.run_case(k, s, bases, tmp_path / "cases", profile) for k, s in mu.cases(299, seed=1)]
     summary = hostile_fuzz.summary(results)
     assert summary["broken"] == [] and summary["cases"] == 299, summary["broken"][:5]
+
+
+def test_what_libraries_drop_in_their_working_folder_stays_out_of_the_users(tmp_path):
+    """A CNN whose declared input (N, 3, 1024, 8) makes its Gemm impossible: onnxruntime's symbolic shape
+    inference gives up and dumps sym_shape_infer_temp.onnx + external data into its working folder."""
+    import onnx
+    from test_bench_cost import save_cnn
+
+    model = onnx.load(str(save_cnn(tmp_path / "cnn.onnx")))
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 1024
+    onnx.save(model, str(tmp_path / "bad-gemm.onnx"))
+    out = _bench(tmp_path / "bad-gemm.onnx", tmp_path)
+    _clean(out)  # nothing in its cwd or TMPDIR
+    assert out.returncode == 3 and "Gemm" in out.stderr
+    leftovers = list((tmp_path / "run" / "cache" / "tmp").iterdir())
+    assert leftovers == []  # each child's scratch folder is removed with it
