@@ -178,7 +178,7 @@ class Outcome:
     seconds: float
     hung: bool  # killed by the harness at its deadline
     orphans: list[int] = field(default_factory=list)  # processes of this run still alive after it exited
-    stray: list[str] = field(default_factory=list)  # files left in its cwd or TMPDIR
+    stray: list[str] = field(default_factory=list)  # files left in its cwd, TMPDIR or the children's scratch
 
     @property
     def lines(self) -> list[str]:
@@ -238,7 +238,8 @@ def run_cli(args, folder: Path, deadline_s: float = 300, kill_after_s: float | N
         peak = int(hwm.read_text()) / 1024
     except (OSError, ValueError):
         peak = float("nan")
-    stray = [str(p.relative_to(folder)) for d in (cwd, tmp) for p in d.rglob("*")]
+    scratch = folder / "cache" / "tmp"  # the children's scratch folders: each removed with its child
+    stray = [str(p.relative_to(folder)) for d in (cwd, tmp, scratch) if d.is_dir() for p in d.iterdir()]
     return Outcome(proc.returncode, stderr, stdout, peak, seconds, hung, orphans, stray)
 
 
