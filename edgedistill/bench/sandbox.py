@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PARENT_ENV = "EDGEDISTILL_PARENT_PID"
+USER_TMPDIR = "EDGEDISTILL_USER_TMPDIR"  # the TMPDIR the user gave us, for a child that needs a short path
 MIB = 2**20
 GIB = 2**30
 
@@ -106,6 +107,7 @@ def _run(module: str, spec: dict, limits: Limits, scratch: Path | None) -> Child
     env = {**os.environ, PARENT_ENV: str(os.getpid()), "PYTHONPATH": path}
     env.setdefault("OMP_NUM_THREADS", "1")  # numpy/BLAS in the child must not start a pool per core
     if scratch is not None:  # TMPDIR and working folder: see _scratch_dir (paths in the spec are absolute)
+        env[USER_TMPDIR] = os.environ.get("TMPDIR", "")
         env["TMPDIR"] = str(scratch)
     proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, cwd=scratch)

@@ -32,7 +32,7 @@ RUNNERS.register("onnxruntime", ort_native.bench_detailed)
 RUNNERS.register("onnxruntime-web", browser.bench)  # headless Chromium; how = "browser"
 RUNNERS.register("coreml", coreml.bench)
 # which artifact kinds each runtime takes (a runtime not listed takes ONNX files)
-RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "coreml": ("coreml",)}
+RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "onnxruntime-web": ("onnx", "ort"), "coreml": ("coreml",)}
 
 TEACHER = "teacher-fp32.onnx"
 
