@@ -177,3 +177,13 @@ def test_what_libraries_drop_in_their_working_folder_stays_out_of_the_users(tmp_
     assert out.returncode == 3 and "Gemm" in out.stderr
     leftovers = list((tmp_path / "run" / "cache" / "tmp").iterdir())
     assert leftovers == []  # each child's scratch folder is removed with it
+
+
+@pytest.mark.parametrize("target,code", [("/dev/full", 2), ("/proc/no-such-folder/plots", 3)],
+                         ids=["plot-into-a-file", "plot-into-an-unwritable-place"])
+def test_an_unusable_plot_folder_is_a_documented_exit(tmp_path, target, code):
+    from test_browser import tiny_mlp
+
+    out = _bench(tiny_mlp(tmp_path / "mlp.onnx"), tmp_path, "--plot", target)
+    _clean(out)
+    assert out.returncode == code and target in out.stderr
