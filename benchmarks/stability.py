@@ -49,7 +49,8 @@ def main() -> None:
         models = [tiny_mlp(Path(tmp) / "mlp.onnx"), cnn(Path(tmp) / "cnn.onnx")]
         run = bench_run(models, ["host-cpu"], reporter=Reporter(quiet=True), repeat=5)
     doc = run.to_json()
-    print("| model | sessions' p50 | median p50 | session spread | IQR/median | MAD/median | CV | status | conditions |")
+    print("| model | sessions' p50 | median p50 | session spread | IQR/median | MAD/median | CV | status "
+          "| conditions |")
     print("|---|---|---:|---:|---:|---:|---:|---|---|")
     for s in doc["statuses"]:
         f = {m["metric"]: m["value"] for m in doc["measurements"] if m["artifact"] == s["artifact"]
