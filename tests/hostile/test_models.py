@@ -187,3 +187,18 @@ def test_an_unusable_plot_folder_is_a_documented_exit(tmp_path, target, code):
     out = _bench(tiny_mlp(tmp_path / "mlp.onnx"), tmp_path, "--plot", target)
     _clean(out)
     assert out.returncode == code and target in out.stderr
+
+
+def test_symbolic_inference_looping_for_ever_falls_back_within_the_limit(tmp_path):
+    """Fuzz case dtype-289: a Loop whose input has element type UNDEFINED sends onnxruntime's symbolic
+    shape inference round for ever; its time budget (a quarter of the analysis limit) ends it, ONNX's
+    inference takes over, and onnxruntime then refuses the file: exit 3, not a 60 s analysis timeout."""
+    import onnx
+    from test_bench_trust import _loop_model
+
+    model = onnx.load(str(_loop_model(tmp_path / "loop.onnx", 3)))
+    model.graph.input[0].type.tensor_type.elem_type = 0
+    onnx.save(model, str(tmp_path / "undefined.onnx"))
+    out = _bench(tmp_path / "undefined.onnx", tmp_path)
+    _clean(out, limit_s=55)
+    assert out.returncode == 3 and "onnxruntime could not run it" in out.stderr, out.stderr
