@@ -52,38 +52,11 @@ def _raise(out: dict, path: Path) -> None:
     raise InputFileError(str(path), f"the browser runner failed on it: {text}")
 
 
-MAX_TMPDIR = 40  # Chromium's singleton socket lives under TMPDIR; past ~60 characters it cannot start
-
-
-def short_tmpdir() -> str | None:
-    """Point TMPDIR at a short folder when the scratch folder's path is too long for Chromium; returns it."""
-    import os
-    import tempfile
-
-    from .sandbox import USER_TMPDIR
-
-    if len(os.environ.get("TMPDIR", "")) <= MAX_TMPDIR:
-        return None
-    user = os.environ.get(USER_TMPDIR, "")
-    short = tempfile.mkdtemp(prefix="edgedistill-", dir=user if user and len(user) <= MAX_TMPDIR else "/tmp")
-    os.environ["TMPDIR"] = short  # Playwright's driver and Chromium inherit it
-    tempfile.tempdir = None
-    return short
-
-
 def main() -> int:
     """Child side: run the page, print one JSON line."""
-    import shutil
-
     from .sandbox import enter
 
-    spec = enter()
-    short = short_tmpdir()
-    try:
-        return _main(spec)
-    finally:
-        if short:
-            shutil.rmtree(short, ignore_errors=True)
+    return _main(enter())
 
 
 def _main(spec: dict) -> int:
