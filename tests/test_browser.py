@@ -174,10 +174,13 @@ def test_ctrl_c_during_the_browser_bench_exits_130_in_one_line(model_and_data, t
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
+    import tempfile
+
     import hostile_models as hm
 
     model, _, _ = model_and_data
     tag = uuid.uuid4().hex
+    scratch_before = set(Path(tempfile.gettempdir()).glob("edc-*"))  # this test's cache path is long: /tmp
     env = {**os.environ, hm.TAG: tag, "EDGEDISTILL_CACHE": str(tmp_path / "cache")}
     quick_profile(tmp_path, "browser-wasm")
     proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "bench", model, "--device",
@@ -195,4 +198,5 @@ def test_ctrl_c_during_the_browser_bench_exits_130_in_one_line(model_and_data, t
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("edgedistill: interrupted"), err
     time.sleep(1.0)
-    assert hm.tagged(tag) == []  # Chromium and the driver went with it
+    assert hm.tagged(tag) == []  # Chromium and the driver went with it …
+    assert set(Path(tempfile.gettempdir()).glob("edc-*")) <= scratch_before  # … and so did their scratch folder

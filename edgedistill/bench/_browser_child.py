@@ -16,12 +16,17 @@ from ..errors import ConfigError, InputFileError, StageError
 
 def main() -> int:
     """Child side: run the page, print one JSON line."""
+    from .sandbox import enter
+
+    return _main(enter())
+
+
+def _main(spec: dict) -> int:
     from ..devices import DeviceProfile
     from .browser import run_page
     from .outcome import NotRunnable
-    from .sandbox import enter, first_line
+    from .sandbox import first_line
 
-    spec = enter()
     try:
         raw = run_page(Path(spec["model"]), DeviceProfile.model_validate(spec["profile"]),
                        Path(spec["data"]) if spec["data"] else None, spec["shapes"], spec["inputs"], spec["task"])

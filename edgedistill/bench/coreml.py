@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..results import Figure, Measurement
 from .outcome import NotRunnable
-from .stats import summarize_ns
+from .stats import latency_measurements, summarize_ns
 
 
 def runnable() -> str | None:
@@ -57,7 +57,6 @@ def bench(artifact: str, path: Path, profile, data: Path | None = None,
         return Measurement(artifact, profile.name, metric, Figure(value, unit, profile.how))
 
     out = [m("session_create_ms", create_ns / 1e6, "ms"), m("first_run_ms", first_ns / 1e6, "ms"),
-           *(m(k, s[k], "ms") for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms")),
-           m("latency_cv", 100 * s["cv"], "%"), m("latency_runs", s["runs"], "runs")]
+           *latency_measurements(s, m)]
     return out, {"runtime": f"coremltools {ct.__version__}", "compute_units": "ALL",
                  "note": "in-process (Core ML has no child-process isolation here); peak memory not measured"}

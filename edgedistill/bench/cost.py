@@ -106,13 +106,14 @@ def graph_cost(path: Path, batch: int = 1, shapes: dict | None = None) -> GraphC
     return model_cost(onnx.load(str(path), load_external_data=False), batch, shapes)
 
 
-def model_cost(model, batch: int = 1, shapes: dict | None = None) -> GraphCost:
-    """graph_cost on a loaded ModelProto (modified in place: its input dims are fixed)."""
-    from .shapes import fix_input_dims, infer
+def model_cost(model, batch: int = 1, shapes: dict | None = None, budget_s: float | None = None) -> GraphCost:
+    """graph_cost on a loaded ModelProto (modified in place: its input dims are fixed); `budget_s` bounds
+    symbolic shape inference (bench/shapes.py) before ONNX's inference takes over."""
+    from .shapes import SYMBOLIC_BUDGET_S, fix_input_dims, infer
 
     inits = {i.name: i for i in model.graph.initializer}
     fix_input_dims(model, batch, shapes)
-    model, how = infer(model)
+    model, how = infer(model, budget_s or SYMBOLIC_BUDGET_S)
     g = model.graph
     info = _info(g)
     params = sum(prod(t.dims) for t in inits.values())

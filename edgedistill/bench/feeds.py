@@ -25,11 +25,11 @@ def dims_for(inp: dict, batch: int, shapes: dict) -> list[int]:
 
 def synth(dtype: str, dims: list[int], seed: int = 0) -> np.ndarray:
     """A synthetic input: N(0, 1) for floats, ones for integers and booleans."""
-    dt = np.dtype(dtype)
-    if dt.kind == "f":
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.floating):
         rng = np.random.default_rng(seed)
-        return rng.standard_normal(dims, dtype=np.float32).astype(dt, copy=False)
-    return np.ones(dims, dtype=dt)
+        return rng.standard_normal(dims, dtype=np.float32).astype(dtype, copy=False)
+    return np.ones(dims, dtype=dtype)
 
 
 def source_of(inp: dict, inputs: list[dict], arrays) -> str | None:

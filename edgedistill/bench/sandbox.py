@@ -6,7 +6,8 @@ ask for a 50 GB tensor, a Loop can run forever. Each child
 
   * gets its spec on stdin (no temp file that a `kill -9` of the parent would leave in /tmp);
   * runs in its own session / process group, so the whole group is killed on a timeout, on Ctrl-C
-    and on any error in the parent;
+    and on any error in the parent — and so is anything it started outside the group (Chromium is
+    launched detached), found by a tag in its environment;
   * dies with the parent: `enter()` sets PR_SET_PDEATHSIG (SIGKILL) through prctl, then checks that
     its parent is still the one that started it (the parent may have died before the prctl);
   * caps its own memory with RLIMIT_DATA before importing anything heavy (every malloc and private
@@ -20,12 +21,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 PARENT_ENV = "EDGEDISTILL_PARENT_PID"
+CHILD_ENV = "EDGEDISTILL_CHILD"  # inherited by everything a child starts, detached or not: found and killed after
 MIB = 2**20
 GIB = 2**30
 
@@ -90,10 +94,38 @@ def analysis_ceiling(file_bytes: int) -> int:
 
 def run(module: str, spec: dict, limits: Limits) -> ChildRun:
     """Run `python -m MODULE` with `spec` on stdin under `limits`; kill its process group on any way out."""
-    env = {**os.environ, PARENT_ENV: str(os.getpid()), **_child_tmp()}
+    import uuid
+
+    scratch, tag = _scratch_dir(), uuid.uuid4().hex
+    try:
+        return _run(module, spec, limits, scratch, tag)
+    finally:
+        kill_tagged(tag)  # what left the process group (Chromium is started detached) goes too
+        if scratch is not None:
+            _remove(scratch)
+
+
+def _remove(folder: Path, patience_s: float = 3.0) -> None:
+    """rmtree, again until it sticks: a Chromium whose driver was just killed may still be writing there."""
+    import time
+
+    end = time.monotonic() + patience_s
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists() or time.monotonic() > end:
+            return
+        time.sleep(0.1)
+
+
+def _run(module: str, spec: dict, limits: Limits, scratch: Path | None, tag: str) -> ChildRun:
+    here = str(Path(__file__).resolve().parents[2])  # the folder holding this edgedistill: the child imports it too
+    path = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, PARENT_ENV: str(os.getpid()), "PYTHONPATH": path, CHILD_ENV: tag}
     env.setdefault("OMP_NUM_THREADS", "1")  # numpy/BLAS in the child must not start a pool per core
+    if scratch is not None:  # TMPDIR and working folder: see _scratch_dir (paths in the spec are absolute)
+        env["TMPDIR"] = str(scratch)
     proc = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, cwd=scratch)
     timed_out = False
     try:
         stdout, stderr = proc.communicate(json.dumps({**spec, "limits": limits.to_json()}), timeout=limits.seconds)
@@ -114,19 +146,38 @@ def run(module: str, spec: dict, limits: Limits) -> ChildRun:
     return ChildRun(out, proc.returncode, printed, timed_out)
 
 
-def _child_tmp() -> dict:
-    """TMPDIR of the children: a fixed folder in edgedistill's cache.
+STALE_S = 2 * 86_400  # longer than any child may run (time_limit_s ≤ 1 day)
+SCRATCH_PREFIX = "edc-"  # short: Chromium's TMPDIR (this folder) must stay under ~55 characters
+MAX_SCRATCH_PATH = 40  # a cache path longer than this puts the scratch folders in the system's temp folder
 
-    onnxruntime 1.32 writes a telemetry session file (`$TMPDIR/.ses`) on import; pointed here it
-    lands in our own cache, overwritten by every child, instead of the user's /tmp."""
+
+def _scratch_dir() -> Path | None:
+    """A fresh folder in edgedistill's cache for one child: its TMPDIR and working folder, removed after it.
+
+    onnxruntime 1.32 writes a telemetry session file (`$TMPDIR/.ses`) on import, symbolic shape
+    inference dumps `sym_shape_infer_temp.onnx` into its working folder, Chromium and Playwright keep
+    profiles and artifacts in TMPDIR: all of it lands here, never in the user's folder or /tmp.
+    Folders left by a parent killed with SIGKILL are swept once they are older than STALE_S.
+
+    Chromium keeps its singleton socket under TMPDIR and cannot start when that path is long (past
+    ~60 characters): where the cache's path is too long, the folder is made in the system's temporary
+    folder instead (removed after the child the same way)."""
+    import tempfile
+    import time
+
     from ..resources import default_cache_dir
 
-    folder = default_cache_dir() / "tmp"
+    root = default_cache_dir() / "tmp"
+    if len(str(root)) > MAX_SCRATCH_PATH:
+        root = Path(tempfile.gettempdir() if len(tempfile.gettempdir()) <= MAX_SCRATCH_PATH else "/tmp")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only cache: leave TMPDIR as the user set it
-        return {}
-    return {"TMPDIR": str(folder)}
+        root.mkdir(parents=True, exist_ok=True)
+        for old in root.glob(SCRATCH_PREFIX + "*"):
+            if time.time() - old.stat().st_mtime > STALE_S:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root))
+    except OSError:  # a read-only cache: TMPDIR and the working folder stay the user's
+        return None
 
 
 def _last_json(lines: list[str]) -> dict | None:
@@ -135,6 +186,24 @@ def _last_json(lines: list[str]) -> dict | None:
     except ValueError:
         return None
     return out if isinstance(out, dict) else None
+
+
+def kill_tagged(tag: str) -> list[int]:
+    """SIGKILL every process of ours whose environment carries CHILD_ENV=tag (Linux /proc; elsewhere none)."""
+    needle, killed = f"{CHILD_ENV}={tag}".encode(), []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return killed
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except OSError:  # gone, or not ours
+            continue
+    return killed
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -185,9 +254,12 @@ def _watch_parent() -> None:
 
 
 def set_memory_ceiling(limit: int) -> int:
-    """RLIMIT_DATA of this process (soft and hard); returns the value read back."""
+    """RLIMIT_DATA of this process (soft and hard; never above a hard limit set by the user); the value read back."""
     import resource
 
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     return resource.getrlimit(resource.RLIMIT_DATA)[0]
 

@@ -37,11 +37,14 @@ def infer(model, budget_s: float = SYMBOLIC_BUDGET_S):
 
     why = ""
     try:
-        with _time_budget(budget_s):
+        with _time_budget(budget_s), _scratch_cwd():
             from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
             _quiet_symbolic()
-            return SymbolicShapeInference.infer_shapes(model, int_max=2**31 - 1, auto_merge=True), "symbolic"
+            inferred = SymbolicShapeInference.infer_shapes(model, int_max=2**31 - 1, auto_merge=True)
+            if inferred is None:
+                raise ValueError("it supports opset 7 and later only")
+            return inferred, "symbolic"
     except MemoryError:
         raise  # over the child's ceiling: the file is rejected, naming the limit
     except BaseException as exc:  # AssertionError, KeyError, sympy errors, the budget's alarm
@@ -79,6 +82,22 @@ def _time_budget(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+@contextmanager
+def _scratch_cwd():
+    """A private working folder, removed afterwards: symbolic inference dumps `sym_shape_infer_temp.onnx`
+    (and its external data) into the working folder when it cannot finish."""
+    import os
+    import tempfile
+
+    before = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="edgedistill-shapes-") as scratch:
+        os.chdir(scratch)
+        try:
+            yield
+        finally:
+            os.chdir(before)
 
 
 def _quiet_symbolic() -> None:

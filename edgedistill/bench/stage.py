@@ -32,7 +32,7 @@ RUNNERS.register("onnxruntime", ort_native.bench_detailed)
 RUNNERS.register("onnxruntime-web", browser.bench)  # headless Chromium; how = "browser"
 RUNNERS.register("coreml", coreml.bench)
 # which artifact kinds each runtime takes; a plugin runner says so in its `formats` attribute, else ONNX
-RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "coreml": ("coreml",)}
+RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "onnxruntime-web": ("onnx", "ort"), "coreml": ("coreml",)}
 
 
 def check_runtime(profile, where: str | None = None) -> None:
@@ -178,7 +178,11 @@ def _run_one(name: str, path: Path, profile, data, shapes, repeat: int = 1,
     except DeviceLimitExceeded as exc:
         return [], Status(name, profile.name, "failed", str(exc), {"conditions": conditions.since(start)})
     got, details = sessions.merge(results)
-    return got, stability(name, profile.name, got, {**details, "conditions": conditions.since(start)})
+    status = stability(name, profile.name, got, {**details, "conditions": conditions.since(start)})
+    # the flag as a figure too, so a gate that reads only measurements can show it beside a latency
+    how = got[0].figure.how if got else profile.how
+    flag = Measurement(name, profile.name, "unstable", Figure(float(status.status == "unstable"), "bool", how))
+    return got + [flag], status
 
 
 def _call(runner, *args, **options):

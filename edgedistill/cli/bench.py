@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import UsageError
 from .common import EXIT_PASS, parse_shapes
 
 
@@ -66,12 +67,19 @@ def _bench(models, devices, data, task, shapes, repeat, as_json, as_markdown, pl
     from ..progress import Reporter
     from ..standalone import bench_run
 
+    if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():  # before minutes of benching
+        raise UsageError(f"--plot {plot_dir}: not a folder — give a folder for latency.png and pareto.png")
     run = bench_run(models, devices, data, shapes, Reporter(quiet=quiet or as_json or as_markdown), task=task,
                     repeat=repeat)
     if plot_dir is not None:
         from ..bench.plots import write_plots
+        from ..errors import InputFileError
 
-        write_plots(run, plot_dir)
+        try:
+            write_plots(run, plot_dir)
+        except OSError as exc:  # read-only, disk full: the path and the reason, never an internal error
+            raise InputFileError(str(plot_dir), f"cannot write the plots ({exc.strerror or exc})",
+                                 "pick a writable folder") from None
     if as_json:
         click.echo(json.dumps(run.to_json(), indent=2))
     elif as_markdown:

@@ -178,7 +178,7 @@ class Outcome:
     seconds: float
     hung: bool  # killed by the harness at its deadline
     orphans: list[int] = field(default_factory=list)  # processes of this run still alive after it exited
-    stray: list[str] = field(default_factory=list)  # files left in its cwd or TMPDIR
+    stray: list[str] = field(default_factory=list)  # files left in its cwd, TMPDIR or the children's scratch
 
     @property
     def lines(self) -> list[str]:
@@ -238,7 +238,8 @@ def run_cli(args, folder: Path, deadline_s: float = 300, kill_after_s: float | N
         peak = int(hwm.read_text()) / 1024
     except (OSError, ValueError):
         peak = float("nan")
-    stray = [str(p.relative_to(folder)) for d in (cwd, tmp) for p in d.rglob("*")]
+    scratch = folder / "cache" / "tmp"  # the children's scratch folders: each removed with its child
+    stray = [str(p.relative_to(folder)) for d in (cwd, tmp, scratch) if d.is_dir() for p in d.iterdir()]
     return Outcome(proc.returncode, stderr, stdout, peak, seconds, hung, orphans, stray)
 
 
@@ -291,3 +292,48 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def deep_nesting(path: Path, depth: int = 300) -> Path:
+    """If inside If inside If … `depth` levels, written as raw protobuf bytes (the protobuf library refuses
+    to build past 100 levels; a file from elsewhere has no such scruple). Linear in depth."""
+    from onnx import TensorProto, helper
+
+    vi = helper.make_tensor_value_info
+    leaf = helper.make_graph([helper.make_node("Identity", ["x"], ["y0"])], "leaf", [],
+                             [vi("y0", TensorProto.FLOAT, [1])]).SerializeToString()
+    graph = leaf
+    for level in range(1, depth):  # GraphProto{node: NodeProto{op_type If, attribute then_branch: graph}}
+        attr = _ld(1, b"then_branch") + b"\xa0\x01\x05" + _ld(6, graph)  # name, type = GRAPH (field 20), g
+        node = _ld(1, b"c") + _ld(2, f"y{level}".encode()) + _ld(4, b"If") + _ld(5, attr)
+        graph = _ld(1, node) + _ld(2, f"g{level}".encode()) + _ld(12, vi(f"y{level}", 1, [1]).SerializeToString())
+    model = helper.make_model(helper.make_graph([const("c", [True], [], TensorProto.BOOL)], "deep",
+                                                [vi("x", TensorProto.FLOAT, [1])], []), opset_imports=opset())
+    model.ir_version = 8
+    head = model.SerializeToString()
+    Path(path).write_bytes(head + _ld(7, graph))  # a second `graph` field: protobuf merges it into the first
+    return Path(path)
+
+
+def _ld(field: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint((field << 3) | 2) + _varint(len(payload)) + payload
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def sequence_input(path: Path) -> Path:
+    """A graph input that is a sequence of tensors, not a tensor: nothing can synthesise it."""
+    from onnx import TensorProto, helper
+
+    seq = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [1])
+    g = helper.make_graph([helper.make_node("SequenceLength", ["s"], ["n"])], "seq", [seq],
+                          [helper.make_tensor_value_info("n", TensorProto.INT64, [])])
+    return save(g, path)

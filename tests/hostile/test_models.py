@@ -5,13 +5,17 @@ outside the output folder, no child left running. The bounded fuzz is marked `sl
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hostile_models as hm  # noqa: E402
+import mutations as mu  # noqa: E402
 
 CAP_MIB = 400  # the CLI process itself: python + numpy + onnx protobufs; a 50 GB tensor never lands here
 
@@ -56,11 +60,22 @@ def test_an_endless_loop_is_a_failed_status_within_the_profile_time_limit(tmp_pa
 
 
 def test_kill_9_of_the_parent_leaves_no_child_and_no_spec_file(tmp_path):
+    import tempfile
+
     profile = hm.lean_profile(tmp_path, time_limit_s=300)
+    system_tmp = Path(tempfile.gettempdir())
+    before = set(system_tmp.glob("edc-*"))
     out = hm.run_cli(["bench", hm.endless_loop(tmp_path / "loop.onnx"), "--device", profile],
                      tmp_path / "run", deadline_s=120, kill_after_s=1.0)
     assert out.returncode == -9  # the parent really was killed mid-bench …
-    assert out.orphans == [] and out.stray == []  # … and its child died with it, leaving nothing in TMPDIR
+    assert out.orphans == []  # … and its child died with it (PR_SET_PDEATHSIG) …
+    # … leaving nothing in the cwd or TMPDIR: the spec went through stdin. Only the child's scratch folder
+    # is left (the parent could not remove it; in the system's temp folder, this test's cache path being
+    # too long for Chromium): it holds onnxruntime's .ses, never a spec
+    left = set(system_tmp.glob("edc-*")) - before
+    assert out.stray == [] and not [p for d in left for p in d.rglob("*.json")], (out.stray, left)
+    for d in left:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.mark.parametrize("line,key", [("min_seconds = inf", "latency.min_seconds"),
@@ -123,3 +138,74 @@ def test_an_input_of_a_trillion_floats_fails_inside_the_child(tmp_path):
         assert status["status"] == "failed" and "memory ceiling of 1024 MiB" in status["reason"]
     else:
         assert out.returncode == 3 and "huge.onnx" in out.stderr
+
+
+@pytest.mark.parametrize("build", [hm.deep_nesting, hm.sequence_input, hm.range_reshape,
+                                   lambda p: p.write_bytes(b"") or p],
+                         ids=["nested-300-deep", "sequence-input", "range-50gb", "empty-file"])
+def test_malformed_models_get_a_documented_exit(tmp_path, build):
+    out = _bench(build(tmp_path / "m.onnx"), tmp_path)
+    _clean(out)
+    assert out.returncode in (0, 3)
+
+
+@pytest.mark.parametrize("kind", mu.KINDS)
+def test_one_mutant_of_each_kind_keeps_every_promise(tmp_path, kind):
+    """One seeded mutant per mutation kind in the default suite; the bounded fuzz below runs ~300."""
+    bases = mu.base_models(tmp_path / "base")
+    model = mu.mutate(kind, mu.KINDS.index(kind), bases, tmp_path)
+    _clean(_bench(model, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("EDGEDISTILL_SLOW"), reason="slow (~300 mutants, ~20 min): EDGEDISTILL_SLOW=1")
+def test_bounded_fuzz_of_300_mutants(tmp_path):
+    """~300 mutants across every kind (benchmarks/hostile_fuzz.py runs the ≥ 1,000-case campaign)."""
+    sys.path.insert(0, str(hm.ROOT / "benchmarks"))
+    import hostile_fuzz
+
+    bases = mu.base_models(tmp_path / "base")
+    profile = hm.lean_profile(tmp_path, time_limit_s=10)
+    results = [hostile_fuzz.run_case(k, s, bases, tmp_path / "cases", profile) for k, s in mu.cases(299, seed=1)]
+    summary = hostile_fuzz.summary(results)
+    assert summary["broken"] == [] and summary["cases"] == 299, summary["broken"][:5]
+
+
+def test_what_libraries_drop_in_their_working_folder_stays_out_of_the_users(tmp_path):
+    """A CNN whose declared input (N, 3, 1024, 8) makes its Gemm impossible: onnxruntime's symbolic shape
+    inference gives up and dumps sym_shape_infer_temp.onnx + external data into its working folder."""
+    import onnx
+    from test_bench_cost import save_cnn
+
+    model = onnx.load(str(save_cnn(tmp_path / "cnn.onnx")))
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 1024
+    onnx.save(model, str(tmp_path / "bad-gemm.onnx"))
+    out = _bench(tmp_path / "bad-gemm.onnx", tmp_path)
+    _clean(out)  # nothing in its cwd or TMPDIR
+    assert out.returncode == 3 and "Gemm" in out.stderr
+    assert out.stray == []  # each child's scratch folder is removed with it
+
+
+@pytest.mark.parametrize("target,code", [("/dev/full", 2), ("/proc/no-such-folder/plots", 3)],
+                         ids=["plot-into-a-file", "plot-into-an-unwritable-place"])
+def test_an_unusable_plot_folder_is_a_documented_exit(tmp_path, target, code):
+    from test_browser import tiny_mlp
+
+    out = _bench(tiny_mlp(tmp_path / "mlp.onnx"), tmp_path, "--plot", target)
+    _clean(out)
+    assert out.returncode == code and target in out.stderr
+
+
+def test_symbolic_inference_looping_for_ever_falls_back_within_the_limit(tmp_path):
+    """Fuzz case dtype-289: a Loop whose input has element type UNDEFINED sends onnxruntime's symbolic
+    shape inference round for ever; its time budget (a quarter of the analysis limit) ends it, ONNX's
+    inference takes over, and onnxruntime then refuses the file: exit 3, not a 60 s analysis timeout."""
+    import onnx
+    from test_bench_trust import _loop_model
+
+    model = onnx.load(str(_loop_model(tmp_path / "loop.onnx", 3)))
+    model.graph.input[0].type.tensor_type.elem_type = 0
+    onnx.save(model, str(tmp_path / "undefined.onnx"))
+    out = _bench(tmp_path / "undefined.onnx", tmp_path)
+    _clean(out, limit_s=55)
+    assert out.returncode == 3 and "onnxruntime could not run it" in out.stderr, out.stderr
