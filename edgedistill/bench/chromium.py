@@ -147,13 +147,11 @@ def open_page(url: str, cpu_throttle: float = 1.0, ready_timeout_s: float = 60):
 
     exe = chromium_path()
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    tmp = short_tmp()
-    with tempfile.TemporaryDirectory(prefix="edgedistill-chromium-", dir=tmp) as profile, sync_playwright() as pw:
+    with tempfile.TemporaryDirectory(prefix="edgedistill-chromium-") as profile, sync_playwright() as pw:
         try:
             # 120 s: a loaded 2-core CI machine can take far longer than Playwright's default 30 s to start it
             ctx = pw.chromium.launch_persistent_context(profile, executable_path=str(exe), headless=True,
-                                                        args=CHROMIUM_ARGS, timeout=120_000,
-                                                        env={**os.environ, "TMPDIR": tmp})
+                                                        args=CHROMIUM_ARGS, timeout=120_000)
         except PlaywrightError as exc:  # the host's browser, not the model: a status, never a crash of the run
             from .outcome import NotRunnable
 
@@ -175,16 +173,6 @@ def open_page(url: str, cpu_throttle: float = 1.0, ready_timeout_s: float = 60):
             yield page, errors
         finally:
             ctx.close()
-
-
-def short_tmp() -> str:
-    """A temp folder with a short path for Chromium: its profile lock is a Unix socket there, and a socket
-    path over 107 bytes (a deep TMPDIR, e.g. a cache folder inside a CI workspace) makes Chromium exit at
-    start ("Target page, context or browser has been closed")."""
-    current = tempfile.gettempdir()
-    if len(current) <= 40:
-        return current
-    return "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else current
 
 
 def first_line(message: str) -> str:
