@@ -100,21 +100,48 @@ def run(module: str, spec: dict, limits: Limits) -> ChildRun:
     try:
         return _run(module, spec, limits, scratch, tag)
     finally:
-        kill_tagged(tag)  # what left the process group (Chromium is started detached) goes too
+        stray = kill_tagged(tag)  # what left the process group (Chromium is started detached) goes too
+        _wait_gone(stray)
         if scratch is not None:
-            _remove(scratch)
+            _remove(scratch, settle_s=0.5 if stray else 0.0)  # a killed Chromium may still recreate its profile
 
 
-def _remove(folder: Path, patience_s: float = 3.0) -> None:
-    """rmtree, again until it sticks: a Chromium whose driver was just killed may still be writing there."""
+def _wait_gone(pids: list[int], patience_s: float = 10.0) -> None:
+    """Wait until killed processes have really exited: a dying Chromium can still write into the scratch folder."""
     import time
 
     end = time.monotonic() + patience_s
-    while True:
-        shutil.rmtree(folder, ignore_errors=True)
-        if not folder.exists() or time.monotonic() > end:
+    while pids and time.monotonic() < end:
+        pids = [p for p in pids if Path(f"/proc/{p}").exists() and _state(p) not in ("Z", "X")]
+        if pids:
+            time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z: a zombie, which writes nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+def _remove(folder: Path, patience_s: float = 10.0, settle_s: float = 0.5) -> None:
+    """rmtree until the folder stays gone for `settle_s`: a Chromium that was just killed (or is shutting
+    down because its driver died) can still recreate its profile there for a moment."""
+    import time
+
+    end = time.monotonic() + patience_s
+    gone_since = None
+    while time.monotonic() < end:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since >= settle_s:
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run(module: str, spec: dict, limits: Limits, scratch: Path | None, tag: str) -> ChildRun:

@@ -31,6 +31,26 @@ def fix_input_dims(model, batch: int, shapes: dict | None) -> None:
                 d.dim_value = batch if i == 0 else 1
 
 
+def _symbolic():
+    """onnxruntime's symbolic_shape_infer module, loaded from its file: importing it as
+    `onnxruntime.tools.symbolic_shape_infer` runs `onnxruntime/tools/__init__.py`, which imports torch
+    (~1 s in every analysis child, for nothing)."""
+    import importlib.util
+    import os
+    import sys
+
+    name = "edgedistill_ort_symbolic_shape_infer"
+    if name not in sys.modules:
+        import onnxruntime
+
+        path = os.path.join(os.path.dirname(onnxruntime.__file__), "tools", "symbolic_shape_infer.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
 def infer(model, budget_s: float = SYMBOLIC_BUDGET_S):
     """(model with value_info filled, how): symbolic inference, else ONNX data propagation, else declared."""
     from onnx import shape_inference
@@ -38,10 +58,8 @@ def infer(model, budget_s: float = SYMBOLIC_BUDGET_S):
     why = ""
     try:
         with _time_budget(budget_s), _scratch_cwd():
-            from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
             _quiet_symbolic()
-            inferred = SymbolicShapeInference.infer_shapes(model, int_max=2**31 - 1, auto_merge=True)
+            inferred = _symbolic().SymbolicShapeInference.infer_shapes(model, int_max=2**31 - 1, auto_merge=True)
             if inferred is None:
                 raise ValueError("it supports opset 7 and later only")
             return inferred, "symbolic"
