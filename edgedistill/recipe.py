@@ -229,9 +229,29 @@ def _read_with_base(path: Path, seen: tuple = ()) -> dict:
     base_path = _base_path(path, base)
     if base_path.resolve() in seen or base_path.resolve() == path.resolve():
         raise ConfigError(str(path), "extends", f"{base!r} extends itself (a cycle)", "break the cycle")
-    merged = _merge(_read_with_base(base_path, (*seen, path.resolve())), data)
+    merged = _merge(_anchor(_read_with_base(base_path, (*seen, path.resolve())), base_path.parent), data)
     merged.pop("extends", None)
     return merged
+
+
+_FILE_KEYS = (("data", "path"), ("data", "unlabeled"), ("teacher", "path"), ("gate", "budgets"))
+_FILE_LISTS = (("export", "presets"), ("bench", "devices"))  # entries ending in .toml are files, others names
+
+
+def _anchor(data: dict, folder: Path) -> dict:
+    """A base recipe's relative file paths made absolute from the base's own folder: a recipe that
+    extends `charlm` or `../team/base.toml` inherits the files its base meant, not namesakes beside itself."""
+    def here(p):
+        return str(folder / Path(p).expanduser()) if isinstance(p, str) else p
+
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for table, key in _FILE_KEYS:
+        if isinstance(out.get(table), dict) and key in out[table]:
+            out[table][key] = here(out[table][key])
+    for table, key in _FILE_LISTS:
+        if isinstance(out.get(table), dict) and isinstance(out[table].get(key), list):
+            out[table][key] = [here(p) if isinstance(p, str) and p.endswith(".toml") else p for p in out[table][key]]
+    return out
 
 
 def _base_path(path: Path, base: str) -> Path:

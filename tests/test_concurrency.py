@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY, cli
+from conftest import ROOT, TINY, cli, tiny_text
 
 from edgedistill.errors import UsageError
 from edgedistill.runlock import acquire, lock_path, release
@@ -106,7 +106,7 @@ def test_a_second_run_into_a_folder_being_written_is_told_so(tmp_path):
     env = {**os.environ, "EDGEDISTILL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     out, first_ckpt = tmp_path / "run", tmp_path / ".run.checkpoints" / "teacher" / "step-00000001"
     slow = tmp_path / "slow.toml"  # a teacher that trains for minutes: killed long before it is done
-    text = TINY.read_text().replace('budgets = "tiny.budgets.toml"', "")
+    text = tiny_text().replace('budgets = "tiny.budgets.toml"', "")
     slow.write_text(text.replace("epochs = 2\nlr = 1e-2\n\n[student]", "epochs = 500\nlr = 1e-2\n\n[student]"))
     assert "epochs = 500" in slow.read_text()
     first = subprocess.Popen([sys.executable, "-m", "edgedistill", "distill", str(slow), "--out", str(out),

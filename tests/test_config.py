@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pydantic
 import pytest
+from conftest import ROOT, TINY
 
 from edgedistill.data import DATASETS
 from edgedistill.devices import DeviceProfile, list_profiles, load_profile
@@ -440,3 +442,28 @@ def test_registry_takes_plugins_from_entry_points_and_builtins_win(tmp_path, mon
     reg.register("builtin", "mine")
     assert reg.names() == ["builtin", "my_loss"]
     assert reg.get("my_loss")() == "plugin" and reg.get("builtin") == "mine"
+
+
+def test_the_tests_quick_profiles_are_the_shipped_ones_with_fewer_runs():
+    # tests/fixtures/devices/ must not drift from devices/: regenerate them with conftest.quick_profile_text
+    from conftest import FIXTURES, quick_profile_text
+
+    for path in sorted((FIXTURES / "devices").glob("*.toml")):
+        assert path.read_text() == quick_profile_text(path.stem), f"{path}: regenerate from devices/{path.name}"
+
+
+def test_paths_a_base_recipe_names_stay_relative_to_the_base(tmp_path):
+    # `extends = "charlm"` in a user's folder used to look for ./charlm.budgets.toml beside the user's file
+    (tmp_path / "my.toml").write_text('name = "my-charlm"\nextends = "charlm"\n')
+    recipe, _ = load_recipe(tmp_path / "my.toml")
+    assert Path(recipe.gate.budgets) == recipes_dir() / "charlm.budgets.toml"
+    team = tmp_path / "team"
+    (team / "profiles").mkdir(parents=True)
+    (team / "profiles" / "host-cpu.toml").write_text((ROOT / "devices" / "host-cpu.toml").read_text())
+    quick = '"devices/host-cpu.toml", "devices/browser-wasm.toml", '
+    (team / "base.toml").write_text(TINY.read_text().replace('"tiny.budgets.toml"', '"b.toml"')
+                                    .replace(quick, '"profiles/host-cpu.toml", '))
+    (tmp_path / "mine.toml").write_text('name = "mine"\nextends = "team/base.toml"\n')
+    recipe, _ = load_recipe(tmp_path / "mine.toml")
+    assert recipe.gate.budgets == str(team / "b.toml")
+    assert recipe.bench.devices[0] == str(team / "profiles" / "host-cpu.toml")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import TINY, cli
+from conftest import cli, tiny_text
 
 from edgedistill.errors import ConfigError
 from edgedistill.recipe import load_recipe
 
-BODY = TINY.read_text().replace('budgets = "tiny.budgets.toml"', "")  # the tiny recipe, standalone
+BODY = tiny_text().replace('budgets = "tiny.budgets.toml"', "")  # the tiny recipe, standalone
 
 
 def recipe(folder, text: str = "", body: str = BODY, name: str = "r.toml"):

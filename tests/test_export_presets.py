@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TINY
+from conftest import TINY, tiny_text
 
 from edgedistill.errors import ConfigError
 from edgedistill.export.presets import list_presets, load_preset
@@ -41,7 +41,7 @@ def test_a_users_preset_file_is_loaded_by_path_and_named_by_a_recipe(tmp_path):
         '[quantization]\nmode = "static"\ncalibration = "percentile"\ncalibration_samples = 64\n'
         'nodes_to_exclude = ["node_linear"]\n')
     recipe = tmp_path / "r.toml"
-    recipe.write_text(TINY.read_text().replace('presets = ["onnx-fp32", "onnx-int8-qdq", "coreml-fp16"]',
+    recipe.write_text(tiny_text().replace('presets = ["onnx-fp32", "onnx-int8-qdq", "coreml-fp16"]',
                                                'presets = ["onnx-fp32", "my-int8.toml"]')
                       .replace('"tiny.budgets.toml"', f'"{TINY.with_name("tiny.budgets.toml")}"'))
     r, _ = load_recipe(recipe)

@@ -22,7 +22,7 @@ from edgedistill.pipeline import claim_out, publish
 
 FAST = (TINY.read_text().replace('budgets = "tiny.budgets.toml"', "")
         .replace('presets = ["onnx-fp32", "onnx-int8-qdq", "coreml-fp16"]', 'presets = ["onnx-fp32"]')
-        .replace('devices = ["host-cpu", "browser-wasm", "coreml"]', "devices = []"))
+        .replace('devices = ["devices/host-cpu.toml", "devices/browser-wasm.toml", "coreml"]', "devices = []"))
 
 
 def _mount(folder: Path, options: str) -> bool:

@@ -17,9 +17,10 @@ def default_criterion(device: str) -> tuple[str, str]:
     """(criterion, why) for the recipe's first bench device: brotli_size for a browser, size otherwise."""
     from ..devices import load_profile
 
-    if load_profile(device).runtime == "onnxruntime-web":
-        return "brotli_size", f"default for {device}: a browser downloads the file brotli-compressed"
-    return "size", f"default for {device}: the device stores and loads the file as it is"
+    profile = load_profile(device)  # a name or a profile file: the message names the profile
+    if profile.runtime == "onnxruntime-web":
+        return "brotli_size", f"default for {profile.name}: a browser downloads the file brotli-compressed"
+    return "size", f"default for {profile.name}: the device stores and loads the file as it is"
 
 
 def rank_value(by: str, path: Path, device: str) -> float | None:
