@@ -242,7 +242,9 @@ def _anchor(data: dict, folder: Path) -> dict:
     """A base recipe's relative file paths made absolute from the base's own folder: a recipe that
     extends `charlm` or `../team/base.toml` inherits the files its base meant, not namesakes beside itself."""
     def here(p):
-        return str(folder / Path(p).expanduser()) if isinstance(p, str) else p
+        # absolute: the child's own folder is joined in front later, and a recipe named relative to the
+        # cwd (tests/fixtures/child.toml) would otherwise find tests/fixtures/tests/fixtures/base.budgets.toml
+        return str((folder / Path(p).expanduser()).resolve()) if isinstance(p, str) else p
 
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for table, key in _FILE_KEYS:

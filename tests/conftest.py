@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY = FIXTURES / "tiny.toml"
+TINY_HOST = FIXTURES / "tiny-host.toml"  # tiny.toml benched on host-cpu only (no Chromium)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from byo_user_code import make_teacher
-from conftest import ROOT, cli
+from conftest import FIXTURES, ROOT, cli
 from safetensors.torch import save_file
 
 from edgedistill.data import load_dataset
@@ -37,8 +37,8 @@ lr = 1e-2
 [export]
 presets = ["onnx-fp32"]
 [bench]
-devices = ["host-cpu"]
-"""
+devices = ["HOST"]
+""".replace("HOST", str(FIXTURES / "devices" / "host-cpu.toml"))  # the shipped profile, fewer timed runs
 
 
 def write_recipe(folder, teacher: str, extra: str = "", data: str = 'name = "digits"\nunlabeled_fraction = 0.3'):

@@ -452,7 +452,7 @@ def test_the_tests_quick_profiles_are_the_shipped_ones_with_fewer_runs():
         assert path.read_text() == quick_profile_text(path.stem), f"{path}: regenerate from devices/{path.name}"
 
 
-def test_paths_a_base_recipe_names_stay_relative_to_the_base(tmp_path):
+def test_paths_a_base_recipe_names_stay_relative_to_the_base(tmp_path, monkeypatch):
     # `extends = "charlm"` in a user's folder used to look for ./charlm.budgets.toml beside the user's file
     (tmp_path / "my.toml").write_text('name = "my-charlm"\nextends = "charlm"\n')
     recipe, _ = load_recipe(tmp_path / "my.toml")
@@ -465,5 +465,9 @@ def test_paths_a_base_recipe_names_stay_relative_to_the_base(tmp_path):
                                     .replace(quick, '"profiles/host-cpu.toml", '))
     (tmp_path / "mine.toml").write_text('name = "mine"\nextends = "team/base.toml"\n')
     recipe, _ = load_recipe(tmp_path / "mine.toml")
+    assert recipe.gate.budgets == str(team / "b.toml")
+    assert recipe.bench.devices[0] == str(team / "profiles" / "host-cpu.toml")
+    monkeypatch.chdir(tmp_path)  # named relative to the cwd: the base's folder is not joined in twice
+    recipe, _ = load_recipe(Path("mine.toml"))
     assert recipe.gate.budgets == str(team / "b.toml")
     assert recipe.bench.devices[0] == str(team / "profiles" / "host-cpu.toml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY, cli
+from conftest import TINY, TINY_HOST, cli
 
 from edgedistill.distill.cache import LiveOutputs
 from edgedistill.distill.features import FeatureTap, adapter_for
@@ -125,7 +125,7 @@ def test_each_family_trains_the_tiny_recipe(family, cache_dir, tmp_path):
 def test_a_family_recipe_runs_end_to_end_through_the_cli(tmp_path, cache_dir):
     recipe = tmp_path / "tiny-fitnets.toml"
     budgets = TINY.parent / "tiny.budgets.toml"
-    recipe.write_text(f'extends = "{TINY}"\nname = "tiny-fitnets"\n[gate]\nbudgets = "{budgets}"\n[distill]\n'
+    recipe.write_text(f'extends = "{TINY_HOST}"\nname = "tiny-fitnets"\n[gate]\nbudgets = "{budgets}"\n[distill]\n'
                       '[[distill.terms]]\nloss = "hint_mse"\nstudent_layer = "features.5"\n'
                       'teacher_layer = "features.5"\n')
     proc = cli("run", recipe, "--out", tmp_path / "run", "--quiet", env={"EDGEDISTILL_CACHE": str(cache_dir)})

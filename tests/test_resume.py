@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY, cli
+from conftest import ROOT, TINY_HOST, cli
 from safetensors.torch import load_file
 
 CHILD = Path(__file__).with_name("resume_child.py")
@@ -157,7 +157,7 @@ def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path,
     out = tmp_path / "run"
     ckpt = tmp_path / ".run.checkpoints" / "student-distilled"
     env = {**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY), "--out", str(out), "--quiet",
+    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY_HOST), "--out", str(out), "--quiet",
                              "--checkpoint-every", "1"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -167,9 +167,9 @@ def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path,
     proc.wait()
     assert not out.exists()
     scratch_share = recorded_seconds(ckpt.with_name("student-scratch"))  # trained to the end before the kill
-    again = cli("run", TINY, "--out", out, "--quiet")
+    again = cli("run", TINY_HOST, "--out", out, "--quiet")
     assert again.returncode == 2 and "--resume" in again.stderr  # checkpoints are never overwritten silently
-    done = cli("run", TINY, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
+    done = cli("run", TINY_HOST, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
                env={"EDGEDISTILL_CACHE": str(cache_dir)})
     assert done.returncode in (0, 1), done.stderr
     for name in ("student-scratch", "student-distilled", "student-distilled_transfer"):

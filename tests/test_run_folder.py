@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import TINY
+from conftest import TINY_HOST
 
 from edgedistill.errors import UsageError
 from edgedistill.pipeline import claim_out, publish
@@ -53,12 +53,12 @@ def test_a_failing_stage_leaves_no_run_folder_only_resumable_checkpoints(tmp_pat
     monkeypatch.setattr(export_stage, "export_all", broken)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="disk full"):
-        run(TINY, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir)
+        run(TINY_HOST, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir)
     # no run folder, no staging; only the hidden training checkpoints, so no training is lost
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == [".run.checkpoints"]
     assert "--resume" in capsys.readouterr().err
     monkeypatch.undo()
-    done = run(TINY, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir, resume=True)
+    done = run(TINY_HOST, out=out, reporter=Reporter(quiet=True), cache_dir=cache_dir, resume=True)
     assert done.out == out and [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
