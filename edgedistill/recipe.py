@@ -239,8 +239,8 @@ _FILE_LISTS = (("export", "presets"), ("bench", "devices"))  # entries ending in
 
 
 def _anchor(data: dict, folder: Path) -> dict:
-    """A base recipe's relative file paths made absolute from the base's own folder: a recipe that
-    extends `charlm` or `../team/base.toml` inherits the files its base meant, not namesakes beside itself."""
+    """A base recipe's relative file paths made absolute from the base's own folder: a recipe that extends
+    a built-in recipe or `../team/base.toml` inherits the files its base meant, not namesakes beside itself."""
     def here(p):
         # absolute: the child's own folder is joined in front later, and a recipe named relative to the
         # cwd (tests/fixtures/child.toml) would otherwise find tests/fixtures/tests/fixtures/base.budgets.toml

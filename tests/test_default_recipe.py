@@ -7,6 +7,8 @@ teacher file. Accuracies are seeded and do not depend on machine load.
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 from conftest import quick_profiles
 
@@ -17,11 +19,16 @@ from edgedistill.recipe import load_recipe
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory, cache_dir):
-    """The shipped recipe and budgets as they are; only its device profiles time 50 runs instead of 200
-    (conftest.quick_profile_text), which halves the test and changes no trained or exported byte."""
+    """The shipped recipe and budgets as they are, benched on the profiles its budgets name (host-cpu,
+    browser-wasm) timing 50 runs instead of 200 (conftest.quick_profile_text): no trained or exported byte
+    changes. The other shipped profiles are exercised on small files (test_browser.py, test_bench_native.py);
+    here they cost ~30 s of Chromium and constrained-core runs for no check."""
     folder = tmp_path_factory.mktemp("default")
-    devices = load_recipe(None)[0].bench.devices
-    quick = quick_profiles(folder / "devices", [d for d in devices if d != "coreml"]) + ["coreml"]
+    recipe, path = load_recipe(None)
+    budgets = tomllib.loads((path.parent / recipe.gate.budgets).read_text())["check"]
+    named = {c["device"] for c in budgets if "device" in c}
+    assert named <= set(recipe.bench.devices)  # the recipe benches every profile its budgets judge
+    quick = quick_profiles(folder / "devices", [d for d in recipe.bench.devices if d in named])
     return run(None, out=folder / "mnist1d", reporter=Reporter(quiet=True), cache_dir=cache_dir,
                overrides={"bench": {"devices": quick}})
 

@@ -128,3 +128,11 @@ def test_graph_sees_lazy_imports_inside_functions():
 def test_package_has_no_import_cycles():
     found = cycles(import_graph())
     assert not found, f"{len(found)} import cycle(s):\n" + "\n".join("  " + " → ".join(c) for c in found)
+
+
+def test_only_the_task_registry_knows_a_recipe_by_name():
+    """The char-LM is the `lm` task of the one pipeline: no module branches on the recipe's name (issue 12);
+    recipes say `task = "lm"` and the registry (edgedistill/tasks/) is the one place that knows a kind."""
+    named = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if "charlm" in p.read_text(encoding="utf-8")]
+    assert named == []
+    assert 'task = "lm"' in (ROOT / "recipes" / "charlm.toml").read_text()
