@@ -71,6 +71,22 @@ def cli(*args, env=None, cwd=None, timeout=600) -> subprocess.CompletedProcess:
                           text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout)
 
 
+def kill_run_at(recipe: Path, out: Path, checkpoint: Path, cache_dir: Path) -> None:
+    """SIGKILL `edgedistill run RECIPE --out OUT --checkpoint-every 1` once `checkpoint` (a step folder of the
+    student being trained) exists, and reap it: the crash a `--resume` test starts from."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(recipe), "--out", str(out), "--quiet",
+                             "--checkpoint-every", "1"], env={**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)},
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def pytest_collection_modifyitems(config, items):
     """`macos` tests need Core ML's runtime, which exists only on macOS: skip them elsewhere, saying so.
     `slow` tests (minutes each, or a second end-to-end path through code a default test already runs)

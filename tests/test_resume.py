@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY_HOST, cli
+from conftest import ROOT, TINY_HOST, cli, kill_run_at
 from safetensors.torch import load_file
 
 CHILD = Path(__file__).with_name("resume_child.py")
@@ -156,15 +156,7 @@ def test_run_killed_mid_training_resumes_to_the_same_student(tiny_run, tmp_path,
     """The whole pipeline: SIGKILL `edgedistill run` while a student trains, then `run --resume`."""
     out = tmp_path / "run"
     ckpt = tmp_path / ".run.checkpoints" / "student-distilled"
-    env = {**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY_HOST), "--out", str(out), "--quiet",
-                             "--checkpoint-every", "1"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not ckpt.joinpath("step-00000003").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_run_at(TINY_HOST, out, ckpt / "step-00000003", cache_dir)
     assert not out.exists()
     scratch_share = recorded_seconds(ckpt.with_name("student-scratch"))  # trained to the end before the kill
     again = cli("run", TINY_HOST, "--out", out, "--quiet")

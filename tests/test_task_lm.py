@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES, ROOT, cli
+from conftest import FIXTURES, cli, kill_run_at
 from safetensors.torch import load_file
 
 from edgedistill.data.pydoc import VOCAB, decode, encode, load_corpus, pydoc_text, windows
@@ -109,17 +104,10 @@ def test_run_killed_mid_training_resumes_bit_identical(lm_run, tmp_path, cache_d
     ref, _ = lm_run
     out = tmp_path / "run"
     ckpt = tmp_path / ".run.checkpoints" / "student-word"
-    env = {**os.environ, "EDGEDISTILL_CACHE": str(cache_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "run", str(TINY_LM), "--out", str(out), "--quiet",
-                             "--checkpoint-every", "1"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not ckpt.joinpath("step-00000002").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_run_at(TINY_LM, out, ckpt / "step-00000002", cache_dir)
     assert not out.exists() and ckpt.is_dir()
-    done = cli("run", TINY_LM, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1", env=env)
+    done = cli("run", TINY_LM, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
+               env={"EDGEDISTILL_CACHE": str(cache_dir)})
     assert done.returncode in (0, 1), done.stderr
     for name in ("student-scratch", "student-word", "student-sequence"):
         a, b = load_file(str(ref / f"{name}.safetensors")), load_file(str(out / f"{name}.safetensors"))
