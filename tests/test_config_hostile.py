@@ -69,6 +69,32 @@ def test_a_factory_syntax_error_exits_2_with_one_line(tmp_path):
     assert "student.factory" in err and "badsyntax_cli.py:1" in err
 
 
+def test_a_factory_that_raises_when_called_exits_2_naming_it_and_the_line(tmp_path):
+    """The module imports, then the function raises on the recipe's params: the user's code, so exit 2 (was 4)."""
+    (tmp_path / "odd_width.py").write_text("def make(width=3, **_):\n    raise ValueError('width must be even')\n")
+    path = recipe(tmp_path, body=BODY.replace('[student]\n', '[student]\nfactory = "odd_width:make"\n'))
+    err = one_line(cli("run", path, "--out", tmp_path / "run"))
+    assert "student.factory: odd_width:make raised ValueError: width must be even at" in err
+    assert "odd_width.py:2" in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("class M(torch.nn.Module):\n    def forward(self, x):\n        raise RuntimeError('forward is broken')\n"
+     "def make(**_):\n    return M()\n",
+     "odd_model:make's model on a batch of shape (2, 40) float32 raised RuntimeError: forward is broken at"),
+    ("def make(**_):\n    return 42\n", "odd_model:make returned int, not a torch nn.Module"),
+    ("def make(**_):\n    return torch.nn.Linear(40, 7)\n",
+     "the student returns (2, 7) for a batch of 2; logits (2, 10) expected (the data has 10 classes)"),
+], ids=["forward-raises", "not-a-module", "wrong-width"])
+def test_a_student_factory_whose_model_cannot_run_on_the_data_exits_2_before_training(tmp_path, body, needle):
+    (tmp_path / "odd_model.py").write_text("import torch\n\n" + body)
+    path = recipe(tmp_path, body=BODY.replace('[student]\n', '[student]\nfactory = "odd_model:make"\n'))
+    err = one_line(cli("run", path, "--out", tmp_path / "run", "--quiet",
+                       env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")}))
+    assert f"student.factory: {needle}" in err, err
+    assert not (tmp_path / "cache" / "teachers").exists()  # refused before the teacher trained
+
+
 @pytest.mark.parametrize("text", [
     "deep = " + "[" * 3000 + "]" * 3000,  # arrays: tomllib recurses (RecursionError)
     "deep = " + "{a = " * 3000 + "1" + "}" * 3000,  # inline tables: the same

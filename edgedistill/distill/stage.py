@@ -20,6 +20,7 @@ from ..artifacts import Artifact, atomic_write_text, receipt
 from ..data import Dataset, load_dataset
 from ..errors import ConfigError, InputFileError
 from ..models import build_model, count_params, save_weights
+from ..models.teachers import check_on_data
 from ..tasks import Task, get_task, runs_for
 from .cache import LiveOutputs, Stored, teacher_hash, teacher_outputs
 from .ddp import SINGLE, Dist
@@ -60,6 +61,10 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     ds = _first_on_main(dist, lambda: load_dataset(recipe.data, cache_dir))  # one rank generates and caches
     ds = fit_task(task, recipe, ds)
     terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
+    if recipe.student.factory:  # the user's model must run on this data before anything trains
+        with torch.random.fork_rng():  # its initial weights draw nothing from the run's RNG
+            probe = build_model(recipe.student, ds.input_shape, ds.num_classes)
+        check_on_data(probe, ds, task, recipe.student.factory, role="student")
     reporter.info(f"data: {ds.name} train {len(ds.y_train)}, test {len(ds.y_test)}, unlabelled transfer "
                   f"{len(Rows(ds.x_unlabeled))} · task {task.name}: "
                   + ", ".join(s.describe() for s in task.inputs(ds)) + " → "

@@ -8,7 +8,7 @@ load through teachers.py.
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EdgeDistillError
 from ..registry import Registry
 
 MODELS: Registry = Registry("model architecture")
@@ -61,13 +61,24 @@ def build_model(cfg, input_shape, num_classes):
     """Instantiate `cfg.factory` (an import path) or the built-in family `cfg.arch` (a validated ModelConfig)."""
     role = "teacher" if hasattr(cfg, "source") else "student"
     if cfg.factory:
-        from .imports import ImportSpecError, call_factory, load_callable
+        from .imports import ImportSpecError, call_factory, call_failure, load_callable
 
         try:
             fn = load_callable(cfg.factory)
         except ImportSpecError as exc:
             raise ConfigError("recipe", f"{role}.factory", *exc.args) from None
-        return call_factory(fn, dict(cfg.params), input_shape=tuple(input_shape), num_classes=num_classes)
+        try:  # the user's code raising is their mistake (exit 2, its first line and file:line), not ours (4)
+            model = call_factory(fn, dict(cfg.params), input_shape=tuple(input_shape), num_classes=num_classes)
+        except EdgeDistillError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise ConfigError("recipe", f"{role}.factory", *call_failure(cfg.factory, exc)) from exc
+        from torch import nn
+
+        if not isinstance(model, nn.Module):
+            raise ConfigError("recipe", f"{role}.factory", f"{cfg.factory} returned {type(model).__name__}, "
+                              "not a torch nn.Module", "return the model itself")
+        return model
     check_input(cfg.arch, tuple(input_shape), f"{role}.arch")
     return MODELS.get(cfg.arch)(cfg, tuple(input_shape), num_classes)
 

@@ -153,30 +153,39 @@ def _diff(expected: dict, got: dict) -> tuple[list, list]:
     return sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
 
 
-def check_on_data(model: nn.Module, ds, task, where: str) -> None:
-    """A teacher must map two test rows to the task's primary output: classify (B, classes),
-    lm (B, T, vocabulary), embed (B, D) — D then sets the students' output width."""
+def check_on_data(model: nn.Module, ds, task, where: str, role: str = "teacher") -> None:
+    """A teacher (or a student from a factory) must map two test rows to the task's primary output:
+    classify (B, classes), lm (B, T, vocabulary), embed (B, D) — a teacher's D then sets the students' width.
+    A teacher file that fails is a rejected input (exit 3); a student factory's model, the recipe's code (2)."""
     from ..distill.rows import Rows
+
+    def fail(problem: str, fix: str):
+        if role == "teacher":
+            return InputFileError(where, problem, fix)
+        return ConfigError("recipe", f"{role}.factory", problem, fix)
 
     probe = Rows(ds.x_test).head(2)
     shown = ", ".join(f"{'shape' if len(probe) == 1 else k} {tuple(v.shape)} {str(v.dtype).removeprefix('torch.')}"
                       for k, v in probe.items())
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng():  # a dropout in train mode draws nothing from the run's RNG
             out = task.forward(model, probe)
     except Exception as exc:
-        raise InputFileError(where, f"the teacher fails on a batch of {shown}: "
-                                    f"{str(exc).strip().splitlines()[0][:200]}",
-                             "give a teacher for this data's inputs") from None
+        if role != "teacher":
+            from .imports import call_failure
+
+            raise fail(*call_failure(f"{where}'s model on a batch of {shown}", exc)) from exc
+        raise fail(f"the teacher fails on a batch of {shown}: {str(exc).strip().splitlines()[0][:200]}",
+                   "give a teacher for this data's inputs") from None
     b = len(next(iter(probe.values())))
     want = {"classify": (b, ds.num_classes), "lm": (b, *ds.y_test.shape[1:], ds.num_classes)}.get(task.name)
     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if task.name == "embed":
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != b:
-            raise InputFileError(where, f"the teacher returns {got} for a batch of {b}; vectors ({b}, dim) expected",
-                                 "give a teacher whose output is one vector per input")
+            raise fail(f"the {role} returns {got} for a batch of {b}; vectors ({b}, dim) expected",
+                       f"give a {role} whose output is one vector per input")
     elif not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
         what = "classes" if task.name == "classify" else "tokens in the vocabulary"
-        raise InputFileError(where, f"the teacher returns {got} for a batch of {b}; logits {want} expected "
-                                    f"(the data has {ds.num_classes} {what})",
-                             "set data.num_classes, or give a teacher whose output is one logit per class")
+        raise fail(f"the {role} returns {got} for a batch of {b}; logits {want} expected "
+                   f"(the data has {ds.num_classes} {what})",
+                   f"set data.num_classes, or give a {role} whose output is one logit per class")
