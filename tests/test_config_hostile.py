@@ -86,12 +86,14 @@ def test_a_factory_that_raises_when_called_exits_2_naming_it_and_the_line(tmp_pa
     ("def make(**_):\n    return torch.nn.Linear(40, 7)\n",
      "the student returns (2, 7) for a batch of 2; logits (2, 10) expected (the data has 10 classes)"),
 ], ids=["forward-raises", "not-a-module", "wrong-width"])
-def test_a_student_factory_whose_model_cannot_run_on_the_data_exits_2_before_training(tmp_path, body, needle):
+@pytest.mark.parametrize("role", ["student", "teacher"])
+def test_a_factory_model_that_cannot_run_on_the_data_exits_2_before_training(tmp_path, body, needle, role):
+    """A student factory, or a teacher factory the run trains: checked on two test rows first (was exit 4)."""
     (tmp_path / "odd_model.py").write_text("import torch\n\n" + body)
-    path = recipe(tmp_path, body=BODY.replace('[student]\n', '[student]\nfactory = "odd_model:make"\n'))
+    path = recipe(tmp_path, body=BODY.replace(f'[{role}]\n', f'[{role}]\nfactory = "odd_model:make"\n'))
     err = one_line(cli("run", path, "--out", tmp_path / "run", "--quiet",
                        env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")}))
-    assert f"student.factory: {needle}" in err, err
+    assert f"{role}.factory: {needle.replace('student', role)}" in err, err
     assert not (tmp_path / "cache" / "teachers").exists()  # refused before the teacher trained
 
 

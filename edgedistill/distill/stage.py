@@ -61,10 +61,11 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     ds = _first_on_main(dist, lambda: load_dataset(recipe.data, cache_dir))  # one rank generates and caches
     ds = fit_task(task, recipe, ds)
     terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
-    if recipe.student.factory:  # the user's model must run on this data before anything trains
-        with torch.random.fork_rng():  # its initial weights draw nothing from the run's RNG
-            probe = build_model(recipe.student, ds.input_shape, ds.num_classes)
-        check_on_data(probe, ds, task, recipe.student.factory, role="student")
+    for role, cfg in (("teacher", recipe.teacher), ("student", recipe.student)):
+        if cfg.factory and getattr(cfg, "source", "train") == "train":  # the user's model, trained here: it
+            with torch.random.fork_rng():  # must run on this data before anything trains (its weights draw
+                probe = build_model(cfg, ds.input_shape, ds.num_classes)  # nothing from the run's RNG)
+            check_on_data(probe, ds, task, cfg.factory, role=role, code=True)
     reporter.info(f"data: {ds.name} train {len(ds.y_train)}, test {len(ds.y_test)}, unlabelled transfer "
                   f"{len(Rows(ds.x_unlabeled))} · task {task.name}: "
                   + ", ".join(s.describe() for s in task.inputs(ds)) + " → "

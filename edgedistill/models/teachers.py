@@ -153,16 +153,14 @@ def _diff(expected: dict, got: dict) -> tuple[list, list]:
     return sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
 
 
-def check_on_data(model: nn.Module, ds, task, where: str, role: str = "teacher") -> None:
-    """A teacher (or a student from a factory) must map two test rows to the task's primary output:
-    classify (B, classes), lm (B, T, vocabulary), embed (B, D) — a teacher's D then sets the students' width.
-    A teacher file that fails is a rejected input (exit 3); a student factory's model, the recipe's code (2)."""
+def check_on_data(model: nn.Module, ds, task, where: str, role: str = "teacher", code: bool = False) -> None:
+    """A teacher or student must map two test rows to the task's primary output: classify (B, classes),
+    lm (B, T, vocabulary), embed (B, D) — a teacher's D then sets the students' width. A loaded teacher
+    that fails is a rejected input (exit 3); a model the recipe's factory built (`code`), its code (exit 2)."""
     from ..distill.rows import Rows
 
     def fail(problem: str, fix: str):
-        if role == "teacher":
-            return InputFileError(where, problem, fix)
-        return ConfigError("recipe", f"{role}.factory", problem, fix)
+        return ConfigError("recipe", f"{role}.factory", problem, fix) if code else InputFileError(where, problem, fix)
 
     probe = Rows(ds.x_test).head(2)
     shown = ", ".join(f"{'shape' if len(probe) == 1 else k} {tuple(v.shape)} {str(v.dtype).removeprefix('torch.')}"
@@ -171,12 +169,12 @@ def check_on_data(model: nn.Module, ds, task, where: str, role: str = "teacher")
         with torch.no_grad(), torch.random.fork_rng():  # a dropout in train mode draws nothing from the run's RNG
             out = task.forward(model, probe)
     except Exception as exc:
-        if role != "teacher":
+        if code:
             from .imports import call_failure
 
             raise fail(*call_failure(f"{where}'s model on a batch of {shown}", exc)) from exc
-        raise fail(f"the teacher fails on a batch of {shown}: {str(exc).strip().splitlines()[0][:200]}",
-                   "give a teacher for this data's inputs") from None
+        raise fail(f"the {role} fails on a batch of {shown}: {str(exc).strip().splitlines()[0][:200]}",
+                   f"give a {role} for this data's inputs") from None
     b = len(next(iter(probe.values())))
     want = {"classify": (b, ds.num_classes), "lm": (b, *ds.y_test.shape[1:], ds.num_classes)}.get(task.name)
     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
