@@ -50,6 +50,10 @@ def test_export_errors_name_the_problem_with_the_documented_exit_codes(tiny_run,
     r = cli("export", tiny_run.out / "teacher.safetensors", "--recipe", TINY, "--preset", "onnx-fp32",
             "--out", tmp_path / "t", env=env)
     assert r.returncode == 3 and "not weights for the recipe's cnn1d" in r.stderr
+    cut = tmp_path / "cut.safetensors"  # cut short: no recipe fixes it, and the line says so
+    cut.write_bytes(weights.read_bytes()[:50])
+    r = cli("export", cut, "--recipe", TINY, "--preset", "onnx-fp32", "--out", tmp_path / "c", env=env)
+    assert r.returncode == 3 and "not a readable safetensors file" in r.stderr and "restore the file" in r.stderr
 
 
 def test_a_file_missing_its_parity_tolerance_exits_5_with_the_numbers_and_a_hint(tiny_run, cache_dir, tmp_path):

@@ -40,8 +40,13 @@ def _load(cfg, path: Path, ds):
 
     model = build_model(cfg, ds.input_shape, ds.num_classes)
     try:
-        model.load_state_dict(load_file(str(path)))
-    except Exception as exc:  # wrong file, or weights of another architecture
+        state = load_file(str(path))
+    except Exception as exc:  # cut short, or not safetensors at all: no recipe fixes that
+        raise InputFileError(str(path), f"not a readable safetensors file ({str(exc).splitlines()[0][:160]})",
+                             "restore the file, or rerun `edgedistill run` to write it again") from None
+    try:
+        model.load_state_dict(state)
+    except Exception as exc:  # weights of another architecture
         raise InputFileError(str(path), f"not weights for the recipe's {cfg.arch} {list(cfg.channels)}: "
                                         f"{str(exc).splitlines()[0]}",
                              "pass the recipe the student was trained with") from None
