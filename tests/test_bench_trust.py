@@ -55,6 +55,9 @@ def test_a_misspelt_shape_name_is_exit_2_naming_the_inputs(tmp_path):
     code, _, err = bench(tmp_path, model, "--device", lean_profile(tmp_path), "--shape", "x=1x41")
     assert code == 2 and "declares x as ?x40" in err, err  # a fixed dim contradicted
     assert len(err.strip().splitlines()) == 1
+    for bad in ("x=0x40", "=1x40", "x=1x-40"):  # a zero-row batch ran "ok" at 0 samples/s
+        code, _, err = bench(tmp_path, model, "--device", lean_profile(tmp_path), "--shape", bad)
+        assert code == 2 and "every size at least 1" in err, (bad, err)
 
 
 def _conv(name: str, x: str, y: str, cout: int = 4, cin: int = 3):

@@ -16,6 +16,8 @@ def parse_shapes(items) -> dict[str, list[int]]:
             out[name] = [int(d) for d in dims.lower().split("x")]
         except ValueError:
             raise UsageError(f"--shape {item!r}: write NAME=1x3x224x224") from None
+        if not name or min(out[name]) < 1:  # a batch of 0 rows "measures" an empty run at 0 samples/s
+            raise UsageError(f"--shape {item!r}: write NAME=1x3x224x224, every size at least 1")
     return out
 
 
