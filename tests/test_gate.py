@@ -212,6 +212,22 @@ def test_missing_measurement_fails():
     assert r.subject == f"{ART} on pixel-7"
 
 
+def test_a_quality_metric_missing_from_a_measured_file_says_why_not_bench_it_there():
+    """A perplexity budget on a classifier's file (measured, with accuracy) or any quality budget on a file
+    benched without eval data: "bench that artifact there" would not help, so the line says what would."""
+    timing = {(ART, "host-cpu", "p50_ms"): Figure(0.1, "ms")}
+    classified = {**timing, (ART, "host-cpu", "accuracy"): fig("accuracy", 97.0),
+                  (ART, "host-cpu", "agreement"): fig("agreement", 99.0)}
+    (r,) = judge([check("perplexity", "6")], classified).failures
+    assert r.message == (f"perplexity was not measured — this file's eval set gives accuracy, agreement here, "
+                         f"not perplexity (a metric of another task) [{WHERE}]; check one of those instead")
+    (r,) = judge([check("accuracy", "90 %")], timing).failures
+    assert r.message == (f"accuracy was not measured — no eval data reached this file here [{WHERE}]; "
+                         "give it one (`--data EVAL.npz`, e.g. a run's eval.npz)")
+    (r,) = judge([check("accuracy", "90 %", device="pixel-7")], classified).failures  # not benched there
+    assert r.message.endswith("bench that artifact there")
+
+
 def test_missing_size_measurement_message_has_no_device():
     r = judge_one(check("size", "32 kB", device=None), None)
     assert not r.passed

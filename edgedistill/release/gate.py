@@ -84,7 +84,10 @@ def _judge(c: Check, figures: dict, baseline: dict | None, origin: Origin | None
     if c.metric.startswith("latency_ratio"):
         return _judge_ratio(c, figures, c.metric, c.limit, c.limit_text)
     if not c.relative:
-        return _judge_one(c, lookup(figures, c.artifact, c.device, c.metric), c.limit, c.limit_text, origin=origin)
+        fig = lookup(figures, c.artifact, c.device, c.metric)
+        if fig is None and _missing_why(c, figures):
+            return CheckResult(c, None, False, _missing_why(c, figures), c.limit)
+        return _judge_one(c, fig, c.limit, c.limit_text, origin=origin)
     missing = _baseline_gap(c, baseline)
     if missing:
         return CheckResult(c, None, False, missing)
@@ -110,6 +113,22 @@ def _baseline_gap(c: Check, baseline: dict | None) -> str:
         return (f"{c.metric}: the baseline has no artifact {c.artifact!r} — a relative limit "
                 f"without a baseline value fails [{c.where}]; update the baseline or write an absolute limit")
     return ""
+
+
+def _missing_why(c: Check, figures: dict) -> str:
+    """Why a quality metric (tasks/metrics.py) is missing for a file that *was* measured on the device, or ""
+    when "bench that artifact there" is the right fix: a metric of another task, or no eval data given."""
+    from ..tasks.metrics import METRICS as QUALITY
+
+    here = {m for (a, d, m) in figures if a == c.artifact and d == c.device}
+    if c.metric not in QUALITY or not here:
+        return ""
+    quality = sorted(here & set(QUALITY))
+    if quality:
+        return (f"{c.metric} was not measured — this file's eval set gives {', '.join(quality)} here, not "
+                f"{c.metric} (a metric of another task) [{c.where}]; check one of those instead")
+    return (f"{c.metric} was not measured — no eval data reached this file here [{c.where}]; give it one "
+            "(`--data EVAL.npz`, e.g. a run's eval.npz)")
 
 
 def _judge_one(c: Check, fig: Figure | None, limit: float, limit_text: str, context: str = "",
