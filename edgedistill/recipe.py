@@ -184,20 +184,23 @@ def recipe_path(name_or_path: str | Path | None) -> Path:
 def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None = None) -> tuple[Recipe, Path]:
     """Load and validate a recipe; `overrides` (nested dict) are merged over the file (tests, CLI)."""
     path = recipe_path(name_or_path)
-    data = _read_with_base(path)
+    folders = [path.parent]  # the recipe's folder, then each base's it extends: where factory modules live
+    data = _read_with_base(path, folders=folders)
     if overrides:
         data = _merge(data, overrides)
-    recipe = _resolve_user_files(config.validate(Recipe, data, str(path)), path)
+    recipe = _resolve_user_files(config.validate(Recipe, data, str(path)), path, folders)
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path
 
 
-def _resolve_user_files(recipe: Recipe, path: Path) -> Recipe:
-    """Data and teacher files named relative to the recipe become absolute; modules beside it importable."""
+def _resolve_user_files(recipe: Recipe, path: Path, folders=()) -> Recipe:
+    """Data and teacher files named relative to the recipe become absolute; modules beside it (and beside
+    the recipes it extends, after it) importable."""
     from .models.imports import add_search_path
 
     if any((recipe.data.factory, recipe.teacher.factory, recipe.student.factory)):
-        add_search_path(path.parent)
+        for folder in folders or (path.parent,):
+            add_search_path(folder)
 
     def absolute(p: str | None) -> str | None:
         return None if p is None else str((path.parent / Path(p).expanduser()).resolve())
@@ -218,7 +221,7 @@ def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:
         "bench": recipe.bench.model_copy(update={"devices": absolute(recipe.bench.devices)})})
 
 
-def _read_with_base(path: Path, seen: tuple = ()) -> dict:
+def _read_with_base(path: Path, seen: tuple = (), folders: list | None = None) -> dict:
     """The recipe file's tables merged over those of the recipe it `extends` (recursively, no cycles)."""
     data = config.read_toml(path)
     base = data.get("extends")
@@ -229,7 +232,9 @@ def _read_with_base(path: Path, seen: tuple = ()) -> dict:
     base_path = _base_path(path, base)
     if base_path.resolve() in seen or base_path.resolve() == path.resolve():
         raise ConfigError(str(path), "extends", f"{base!r} extends itself (a cycle)", "break the cycle")
-    merged = _merge(_anchor(_read_with_base(base_path, (*seen, path.resolve())), base_path.parent), data)
+    if folders is not None:
+        folders.append(base_path.parent)
+    merged = _merge(_anchor(_read_with_base(base_path, (*seen, path.resolve()), folders), base_path.parent), data)
     merged.pop("extends", None)
     return merged
 

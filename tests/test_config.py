@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from conftest import ROOT, TINY
+from conftest import ROOT, TINY, tiny_text
 
 from edgedistill.data import DATASETS
 from edgedistill.devices import DeviceProfile, list_profiles, load_profile
@@ -450,6 +450,24 @@ def test_the_tests_quick_profiles_are_the_shipped_ones_with_fewer_runs():
 
     for path in sorted((FIXTURES / "devices").glob("*.toml")):
         assert path.read_text() == quick_profile_text(path.stem), f"{path}: regenerate from devices/{path.name}"
+
+
+def test_a_factory_module_beside_a_base_recipe_is_importable_from_a_child_elsewhere(tmp_path):
+    import uuid
+
+    from edgedistill.models import build_model
+
+    module = f"team_family_{uuid.uuid4().hex[:8]}"  # fresh: sys.path and sys.modules outlive the test
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / f"{module}.py").write_text(
+        "import torch\n\ndef make(input_shape, num_classes):\n"
+        "    return torch.nn.Linear(input_shape[0], num_classes)\n")
+    (tmp_path / "team" / "base.toml").write_text(
+        tiny_text().replace('"tiny.budgets.toml"', '"b.toml"')
+        .replace("[student]\n", f'[student]\nfactory = "{module}:make"\n'))
+    (tmp_path / "mine.toml").write_text('name = "mine"\nextends = "team/base.toml"\n')
+    recipe, _ = load_recipe(tmp_path / "mine.toml")
+    assert build_model(recipe.student, (40,), 10).out_features == 10  # was: cannot import 'team_family_…'
 
 
 def test_paths_a_base_recipe_names_stay_relative_to_the_base(tmp_path, monkeypatch):
