@@ -97,6 +97,22 @@ def test_a_factory_model_that_cannot_run_on_the_data_exits_2_before_training(tmp
     assert not (tmp_path / "cache" / "teachers").exists()  # refused before the teacher trained
 
 
+@pytest.mark.parametrize("old, new, key, needle", [
+    ("[student]\nchannels = [4, 8]", "[student]\nchannels = [100000, 100000]", "student.channels",
+     "a cnn1d of 30,020,900,010 parameters (weights, gradients, optimizer state) needs 480.3 GB"),
+    ("[teacher]\nchannels = [8, 16]", "[teacher]\nchannels = [1000000000, 1000000000]", "teacher.channels",
+     "a cnn1d this size cannot exist"),  # past 2⁶³ bytes: even the meta-device count overflows
+    ("samples = 600", "samples = 1000000000000", "data.samples", "1,000,000,000,000 MNIST-1D samples needs"),
+], ids=["student-480-gb", "teacher-overflow", "samples-320-tb"])
+def test_sizes_that_cannot_fit_in_memory_exit_2_before_allocating(tmp_path, old, new, key, needle):
+    """Counted before anything is allocated (was: SIGKILL by the kernel, or minutes of generation then 4)."""
+    assert old in BODY
+    err = one_line(cli("run", recipe(tmp_path, body=BODY.replace(old, new)), "--out", tmp_path / "run",
+                       env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")}))
+    assert f"{key}: {needle}" in err and ("of memory available" in err or "cannot exist" in err), err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("text", [
     "deep = " + "[" * 3000 + "]" * 3000,  # arrays: tomllib recurses (RecursionError)
     "deep = " + "{a = " * 3000 + "1" + "}" * 3000,  # inline tables: the same

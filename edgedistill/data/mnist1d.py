@@ -47,6 +47,11 @@ def _cached(samples: int, seed: int, cache_dir: Path | None) -> dict[str, np.nda
 
 def load_mnist1d(cfg, cache_dir: Path | None) -> Dataset:
     """Build the labelled + transfer MNIST-1D dataset described by a DataConfig."""
+    from .checks import fits_in_memory, recipe_size
+
+    for key, n in (("data.samples", cfg.samples), ("data.transfer_samples", cfg.transfer_samples)):
+        # the generator works in float64: 40 points a sample, before our float32 copy
+        fits_in_memory(n * 40 * 8, f"{n:,} MNIST-1D samples", recipe_size(key, "generate fewer samples"))
     lab = _cached(cfg.samples, cfg.seed, cache_dir)
     if cfg.transfer_samples:
         unl = _cached(cfg.transfer_samples, cfg.transfer_seed, cache_dir)["x"]

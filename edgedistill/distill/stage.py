@@ -63,7 +63,7 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
     for role, cfg in (("teacher", recipe.teacher), ("student", recipe.student)):
         if cfg.factory and getattr(cfg, "source", "train") == "train":  # the user's model, trained here: it
-            with torch.random.fork_rng():  # must run on this data before anything trains (its weights draw
+            with torch.random.fork_rng(devices=[]):  # must run on this data before anything trains (its weights draw
                 probe = build_model(cfg, ds.input_shape, ds.num_classes)  # nothing from the run's RNG)
             check_on_data(probe, ds, task, cfg.factory, role=role, code=True)
     reporter.info(f"data: {ds.name} train {len(ds.y_train)}, test {len(ds.y_test)}, unlabelled transfer "

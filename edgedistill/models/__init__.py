@@ -80,7 +80,31 @@ def build_model(cfg, input_shape, num_classes):
                               "not a torch nn.Module", "return the model itself")
         return model
     check_input(cfg.arch, tuple(input_shape), f"{role}.arch")
+    _check_size(cfg, tuple(input_shape), num_classes, role)
     return MODELS.get(cfg.arch)(cfg, tuple(input_shape), num_classes)
+
+
+def _first(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+
+
+def _check_size(cfg, input_shape: tuple, num_classes: int, role: str) -> None:
+    """Refuse a built-in model whose weights, gradients and two Adam moments (16 bytes a parameter) cannot
+    fit in memory, before allocating it: sizes may come from someone else's recipe or run folder
+    (`channels = [1e9, 1e9]` was a SIGKILL). Counted on the meta device: nothing allocated, no RNG drawn."""
+    import torch
+
+    from ..data.checks import fits_in_memory, recipe_size
+
+    knob = "channels" if cfg.arch in NEEDS_CHANNELS else "width"
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            n = sum(p.numel() for p in MODELS.get(cfg.arch)(cfg, input_shape, num_classes).parameters())
+    except RuntimeError as exc:  # "Storage size calculation overflowed": past 2⁶³ bytes
+        raise ConfigError("recipe", f"{role}.{knob}", f"a {cfg.arch} this size cannot exist ({_first(exc)})",
+                          "make the model smaller") from None
+    fits_in_memory(n * 16, f"a {cfg.arch} of {n:,} parameters (weights, gradients, optimizer state)",
+                   recipe_size(f"{role}.{knob}", "make the model smaller"))
 
 
 def check_input(arch: str, input_shape: tuple, key: str, source: str = "recipe") -> None:

@@ -166,7 +166,8 @@ def check_on_data(model: nn.Module, ds, task, where: str, role: str = "teacher",
     shown = ", ".join(f"{'shape' if len(probe) == 1 else k} {tuple(v.shape)} {str(v.dtype).removeprefix('torch.')}"
                       for k, v in probe.items())
     try:
-        with torch.no_grad(), torch.random.fork_rng():  # a dropout in train mode draws nothing from the run's RNG
+        # fork_rng: a dropout in train mode draws nothing from the run's RNG
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             out = task.forward(model, probe)
     except Exception as exc:
         if code:
