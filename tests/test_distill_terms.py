@@ -122,7 +122,8 @@ def test_each_family_trains_the_tiny_recipe(family, cache_dir, tmp_path):
     assert (tmp_path / "student-distilled_transfer.safetensors").is_file()
 
 
-def test_a_family_recipe_runs_end_to_end_through_the_cli(tmp_path, cache_dir):
+@pytest.mark.slow  # a second end-to-end path: each family trains through distill_all above, the CLI run
+def test_a_family_recipe_runs_end_to_end_through_the_cli(tmp_path, cache_dir):  # path in test_cli.py (~14 s)
     recipe = tmp_path / "tiny-fitnets.toml"
     budgets = TINY.parent / "tiny.budgets.toml"
     recipe.write_text(f'extends = "{TINY_HOST}"\nname = "tiny-fitnets"\n[gate]\nbudgets = "{budgets}"\n[distill]\n'
