@@ -193,13 +193,13 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     return _resolve_preset_files(recipe, path), path
 
 
-def _resolve_user_files(recipe: Recipe, path: Path, folders=()) -> Recipe:
+def _resolve_user_files(recipe: Recipe, path: Path, folders: list[Path]) -> Recipe:
     """Data and teacher files named relative to the recipe become absolute; modules beside it (and beside
     the recipes it extends, after it) importable."""
     from .models.imports import add_search_path
 
     if any((recipe.data.factory, recipe.teacher.factory, recipe.student.factory)):
-        for folder in folders or (path.parent,):
+        for folder in folders:
             add_search_path(folder)
 
     def absolute(p: str | None) -> str | None:

@@ -60,12 +60,13 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     task = get_task(recipe.task)
     ds = _first_on_main(dist, lambda: load_dataset(recipe.data, cache_dir))  # one rank generates and caches
     ds = fit_task(task, recipe, ds)
-    terms = _terms(recipe, ds, source or f"recipe {recipe.name}")  # bad layer names fail before training
+    # freshly built models, checked before any training: layer names, and the user's own models on the data
+    probe = {"student": build_model(recipe.student, ds.input_shape, ds.num_classes),
+             "teacher": teacher_probe(recipe, ds)}
+    terms = _terms(recipe, probe, source or f"recipe {recipe.name}")
     for role, cfg in (("teacher", recipe.teacher), ("student", recipe.student)):
-        if cfg.factory and getattr(cfg, "source", "train") == "train":  # the user's model, trained here: it
-            with torch.random.fork_rng(devices=[]):  # must run on this data before anything trains (its weights draw
-                probe = build_model(cfg, ds.input_shape, ds.num_classes)  # nothing from the run's RNG)
-            check_on_data(probe, ds, task, cfg.factory, role=role, code=True)
+        if cfg.factory and getattr(cfg, "source", "train") == "train":  # a loaded teacher is checked on load
+            check_on_data(probe[role], ds, task, cfg.factory, role=role, code=True)
     reporter.info(f"data: {ds.name} train {len(ds.y_train)}, test {len(ds.y_test)}, unlabelled transfer "
                   f"{len(Rows(ds.x_unlabeled))} · task {task.name}: "
                   + ", ".join(s.describe() for s in task.inputs(ds)) + " → "
@@ -148,10 +149,8 @@ def _rows_of(run, recipe, task, teacher, x, y, x_all, y_all, out_all, weights, o
     return Rows({name: xs}), ys, None
 
 
-def _terms(recipe, ds, source: str) -> tuple[Term, ...]:
-    """The recipe's extra loss terms, with layer names checked against freshly built models."""
-    probe = {"student": build_model(recipe.student, ds.input_shape, ds.num_classes),
-             "teacher": teacher_probe(recipe, ds)}
+def _terms(recipe, probe: dict, source: str) -> tuple[Term, ...]:
+    """The recipe's extra loss terms, with layer names checked against `probe` (role → a fresh model)."""
     out = []
     for i, t in enumerate(recipe.distill.terms):
         for role in ("student", "teacher"):

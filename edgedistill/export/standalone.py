@@ -34,16 +34,10 @@ class Checkpoint:
 
 
 def _load(cfg, path: Path, ds):
-    from safetensors.torch import load_file
-
-    from ..models import build_model
+    from ..models import build_model, read_weights
 
     model = build_model(cfg, ds.input_shape, ds.num_classes)
-    try:
-        state = load_file(str(path))
-    except Exception as exc:  # cut short, or not safetensors at all: no recipe fixes that
-        raise InputFileError(str(path), f"not a readable safetensors file ({str(exc).splitlines()[0][:160]})",
-                             "restore the file, or rerun `edgedistill run` to write it again") from None
+    state = read_weights(path, "restore the file, or rerun `edgedistill run` to write it again")
     try:
         model.load_state_dict(state)
     except Exception as exc:  # weights of another architecture

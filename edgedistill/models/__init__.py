@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, EdgeDistillError
 from ..registry import Registry
+from .imports import first_line
 
 MODELS: Registry = Registry("model architecture")
 # what each built-in family takes: "signal" (L,), "image" (C, H, W), "any"
@@ -84,10 +85,6 @@ def build_model(cfg, input_shape, num_classes):
     return MODELS.get(cfg.arch)(cfg, tuple(input_shape), num_classes)
 
 
-def _first(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-
-
 def _check_size(cfg, input_shape: tuple, num_classes: int, role: str) -> None:
     """Refuse a built-in model whose weights, gradients and two Adam moments (16 bytes a parameter) cannot
     fit in memory, before allocating it: sizes may come from someone else's recipe or run folder
@@ -101,7 +98,7 @@ def _check_size(cfg, input_shape: tuple, num_classes: int, role: str) -> None:
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
             n = sum(p.numel() for p in MODELS.get(cfg.arch)(cfg, input_shape, num_classes).parameters())
     except RuntimeError as exc:  # "Storage size calculation overflowed": past 2⁶³ bytes
-        raise ConfigError("recipe", f"{role}.{knob}", f"a {cfg.arch} this size cannot exist ({_first(exc)})",
+        raise ConfigError("recipe", f"{role}.{knob}", f"a {cfg.arch} this size cannot exist ({first_line(exc)})",
                           "make the model smaller") from None
     fits_in_memory(n * 16, f"a {cfg.arch} of {n:,} parameters (weights, gradients, optimizer state)",
                    recipe_size(f"{role}.{knob}", "make the model smaller"))
@@ -141,6 +138,19 @@ def save_weights(model, path) -> None:
         raise
 
 
+def read_weights(path, fix: str) -> dict:
+    """A safetensors file → {name: tensor}; one that cannot be read (cut short, not safetensors) is a rejected
+    input (exit 3) with `fix`. Never unpickles."""
+    from safetensors.torch import load_file
+
+    from ..errors import InputFileError
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # SafetensorError, OSError, ValueError …: the file, not the recipe
+        raise InputFileError(str(path), f"not a readable safetensors file ({first_line(exc)})", fix) from None
+
+
 def count_params(model) -> int:
     """Number of parameters, frozen ones included (an ONNX teacher: the elements of its initializers)."""
     fixed = getattr(model, "param_count", None)
@@ -149,4 +159,4 @@ def count_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["MODELS", "build_model", "check_input", "count_params", "save_weights"]
+__all__ = ["MODELS", "build_model", "check_input", "count_params", "read_weights", "save_weights"]

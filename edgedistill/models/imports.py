@@ -43,7 +43,7 @@ def load_callable(spec: str):
         raise ImportSpecError(f"{module_name!r} has a syntax error at {exc.filename}:{exc.lineno} ({exc.msg})",
                               "fix that line") from None
     except (Exception, SystemExit) as exc:  # the module's own top-level code raised while importing
-        raise ImportSpecError(f"importing {module_name!r} raised {type(exc).__name__}: {_first_line(exc)} "
+        raise ImportSpecError(f"importing {module_name!r} raised {type(exc).__name__}: {first_line(exc)} "
                               f"at {_raise_site(exc) or 'import time'}", "fix the module's top-level code") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -57,7 +57,8 @@ def load_callable(spec: str):
     return obj
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (200 characters at most), or "(no message)"."""
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else "(no message)"
 
@@ -77,7 +78,7 @@ def _raise_site(exc: BaseException) -> str:
 def call_failure(what: str, exc: BaseException) -> tuple[str, str]:
     """(problem, fix) when the user's code raised `exc` while `what` ran: its type, first line and file:line."""
     site = _raise_site(exc)
-    return (f"{what} raised {type(exc).__name__}: {_first_line(exc)}" + (f" at {site}" if site else ""),
+    return (f"{what} raised {type(exc).__name__}: {first_line(exc)}" + (f" at {site}" if site else ""),
             "fix that code (rerun with --debug for the traceback)")
 
 

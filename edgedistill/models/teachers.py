@@ -128,14 +128,9 @@ def load_pretrained(cfg, input_shape, num_classes: int) -> nn.Module:
 
 
 def _load_weights(model: nn.Module, path: Path, cfg) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from . import read_weights
 
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InputFileError(str(path), f"not a safetensors file ({str(exc)[:120]})",
-                             "save with safetensors.torch.save_file(model.state_dict(), path)") from None
+    state = read_weights(path, "save with safetensors.torch.save_file(model.state_dict(), path)")
     missing, unexpected = _diff(model.state_dict(), state)
     if missing or unexpected:
         what = cfg.factory or f"teacher.arch {cfg.arch!r}"

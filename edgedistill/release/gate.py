@@ -85,8 +85,9 @@ def _judge(c: Check, figures: dict, baseline: dict | None, origin: Origin | None
         return _judge_ratio(c, figures, c.metric, c.limit, c.limit_text)
     if not c.relative:
         fig = lookup(figures, c.artifact, c.device, c.metric)
-        if fig is None and _missing_why(c, figures):
-            return CheckResult(c, None, False, _missing_why(c, figures), c.limit)
+        why = _missing_why(c, figures) if fig is None else ""
+        if why:
+            return CheckResult(c, None, False, why, c.limit)
         return _judge_one(c, fig, c.limit, c.limit_text, origin=origin)
     missing = _baseline_gap(c, baseline)
     if missing:
