@@ -155,6 +155,8 @@ FEATURE_TERM = '[[distill.terms]]\nloss = "hint_mse"\nstudent_layer = "features.
     ('source = "onxx"\npath = "teacher.onnx"', 2, "teacher.source: unknown teacher source 'onxx' — "
                                                  "did you mean 'onnx'?"),
     ('source = "onnx"\npath = "recipe.toml"', 3, "recipe.toml: not a loadable ONNX model"),
+    ('source = "safetensors"\npath = "recipe.toml"\narch = "cnn2d"\nchannels = [4]', 3,
+     "recipe.toml: not a readable safetensors file"),
     ('source = "train"', 2, "teacher.train: required for teacher source 'train'"),
     ('arch = "cnn2"\nchannels = [4]\n[teacher.train]\nepochs = 1\nlr = 1', 2, "teacher.arch: unknown name 'cnn2' — "
                                                                             "did you mean 'cnn2d'?"),
