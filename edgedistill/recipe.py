@@ -28,12 +28,13 @@ Side = Annotated[int, Field(gt=0, le=8192)]  # an image side in pixels: one 8192
 
 
 class DataConfig(Frozen):
-    name: str = "mnist1d"  # mnist1d | digits | npz | image_folder | text_lines | import
+    name: str = "mnist1d"  # mnist1d | digits | npz | image_folder | text_lines | text | import
     samples: PosInt = 5000  # mnist1d: labelled examples generated; 80% train, 20% test
     seed: Seed = 42  # mnist1d's own default seed; for the other sources, the seed of the test split
     transfer_samples: Annotated[int, Field(ge=0)] = 40000  # mnist1d: unlabelled set; 80% of it is kept
     transfer_seed: Seed = 1  # must differ from `seed`, or the transfer set repeats the train set
-    path: str | None = None  # npz file / image folder / text file, relative to the recipe file
+    path: str | None = None  # npz file / image folder / text file, relative to the recipe file (or to `package`)
+    package: str | None = None  # an installed package whose files `path` names (found, never imported)
     factory: str | None = None  # name = "import": "package.module:function" returning a torch Dataset
     unlabeled: str | None = None  # extra unlabelled inputs: .npz, image folder or text file (relative path)
     unlabeled_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0  # share of the train split whose labels are dropped
@@ -42,7 +43,12 @@ class DataConfig(Frozen):
     num_classes: Annotated[int, Field(gt=0, le=MAX_CLASSES)] | None = None
     image_size: tuple[Side, Side] = (32, 32)  # image_folder / unlabelled images: resized to (H, W)
     grayscale: bool = False  # images: 1 channel instead of RGB's 3
-    max_len: Annotated[int, Field(gt=0, le=1 << 20)] = 64  # text: UTF-8 bytes per example, cut or zero-padded
+    # text_lines: UTF-8 bytes per example; text: tokens per example (the one maximum length used in training,
+    # export and the browser), cut or padded
+    max_len: Annotated[int, Field(gt=0, le=1 << 20)] = 64
+    tokenizer: str | None = None  # text: tokenizer.json (or its folder); default: the huggingface teacher's
+    text_field: str = "text"  # text: .jsonl / .csv field holding the text …
+    label_field: str = "label"  # … and the one holding the label (absent: unlabelled)
     context: Annotated[int, Field(ge=2, le=1 << 16)] = 64  # pydoc_topics: tokens per window (the lm's input length)
     block_chars: PosInt = 4096  # pydoc_topics: the text is cut into contiguous blocks of this many characters …
     val_every: Annotated[int, Field(ge=2)] = 10  # … and every val_every-th block is held out for validation
@@ -64,24 +70,42 @@ class TrainConfig(Frozen):
 
 
 class ModelConfig(Frozen):
-    arch: str = "cnn1d"  # built-in family: cnn1d, cnn2d (images), mlp (any shape), textcnn (byte ids), gpt (tokens)
+    # built-in family: cnn1d, cnn2d (images), mlp (any shape), textcnn (byte ids), gpt (tokens), bert (token ids
+    # + attention mask, the huggingface teacher's vocabulary)
+    arch: str = "cnn1d"
     channels: tuple[PosInt, ...] = ()  # conv widths, one per block (depth = their count): cnn1d, cnn2d, textcnn
     kernel: PosInt = 3
-    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size; gpt: model width (d_model)
-    layers: PosInt = 2  # gpt: transformer blocks
-    heads: PosInt = 4  # gpt: attention heads (width must be a multiple)
+    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size; gpt, bert: model width (hidden size)
+    layers: PosInt = 2  # gpt, bert: transformer blocks
+    heads: PosInt = 4  # gpt, bert: attention heads (width must be a multiple)
+    intermediate: PosInt | None = None  # bert: feed-forward width (default 4 × width)
+    vocab: PosInt | None = None  # bert: vocabulary size (default: data.tokenizer's)
+    # bert: "random", or "teacher-layers" (DistilBERT: the teacher's embeddings — PCA-reduced when narrower — and,
+    # when widths match, every k-th teacher layer)
+    init: Literal["random", "teacher-layers"] = "random"
     depth: Annotated[int, Field(ge=0)] = 2  # mlp: hidden layers
     factory: str | None = None  # "package.module:function" building the model; replaces `arch` and its knobs
     params: dict[str, int | float | str | bool] = {}  # keyword arguments for `factory`
 
 
+class FinetuneConfig(TrainConfig):
+    """A huggingface teacher trained on the labelled data first (head, and the encoder unless frozen); cached."""
+
+    encoder: bool = True  # false: only the classification head trains (the encoder stays as loaded)
+
+
 class TeacherConfig(ModelConfig):
-    source: str = "train"  # train (in the run, cached) | import | torchscript | onnx | safetensors
-    path: str | None = None  # torchscript / onnx / safetensors file, relative to the recipe file
+    source: str = "train"  # train (in the run, cached) | import | torchscript | onnx | safetensors | huggingface
+    path: str | None = None  # model file (huggingface: the model folder), relative to the recipe file or `package`
+    package: str | None = None  # huggingface: an installed package holding the folder (found, never imported)
+    trusted: bool = False  # huggingface: allow pytorch_model.bin (a pickle: it can run code) when no safetensors
+    pooling: Literal["mean", "cls"] = "mean"  # huggingface/bert: token states → one vector (mean over the mask)
     train: TrainConfig | None = None  # required for source = "train"; ignored otherwise
+    finetune: FinetuneConfig | None = None  # huggingface: train a classification head (and the encoder) first
 
 
 class StudentConfig(ModelConfig):
+    pooling: Literal["mean", "cls"] = "mean"  # bert: token states → one vector
     train: TrainConfig  # the runs on the labelled set (classify: scratch, distilled; lm: every student)
     transfer_train: TrainConfig | None = None  # the labelled + transfer run (classify, embed)
 
@@ -94,11 +118,23 @@ class TermConfig(Frozen):
     student_layer: str | None = None  # module path, e.g. "features.5"
     teacher_layer: str | None = None
     params: dict[str, float] = {}
+    # hidden_mse / attention_mse on transformers: (student layer, teacher layer) pairs, 0 = the embeddings,
+    # or "uniform" (student layer i of M ↔ teacher layer i·N/M); one term per pair (distill/transformer_losses.py)
+    map: Literal["uniform"] | tuple[tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]], ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pairs_to_tuples(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("map"), list):
+            data = {**data, "map": tuple(tuple(p) if isinstance(p, list) else p for p in data["map"])}
+        return data
 
     @model_validator(mode="after")
     def _layers_in_pairs(self):
         if (self.student_layer is None) != (self.teacher_layer is None):
             raise ValueError("name both student_layer and teacher_layer, or neither (compare the outputs)")
+        if self.map is not None and self.student_layer is not None:
+            raise ValueError("give either map (transformer layer pairs) or student_layer/teacher_layer, not both")
         return self
 
 
@@ -188,7 +224,7 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     data = _read_with_base(path, folders=folders)
     if overrides:
         data = _merge(data, overrides)
-    recipe = _resolve_user_files(config.validate(Recipe, data, str(path)), path, folders)
+    recipe = _with_vocab(_resolve_user_files(config.validate(Recipe, data, str(path)), path, folders), str(path))
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path
 
@@ -205,10 +241,44 @@ def _resolve_user_files(recipe: Recipe, path: Path, folders: list[Path]) -> Reci
     def absolute(p: str | None) -> str | None:
         return None if p is None else str((path.parent / Path(p).expanduser()).resolve())
 
-    data = recipe.data.model_copy(update={"path": absolute(recipe.data.path),
-                                          "unlabeled": absolute(recipe.data.unlabeled)})
-    teacher = recipe.teacher.model_copy(update={"path": absolute(recipe.teacher.path)})
+    from .packages import model_folder, package_path
+
+    d, t, src = recipe.data, recipe.teacher, str(path)
+    data_path = str(package_path(d.package, d.path, src, "data.package")) if d.package else absolute(d.path)
+    teacher_path = (str(model_folder(t.package, t.path, src, "teacher.package")) if t.package
+                    else absolute(t.path))
+    tokenizer = absolute(d.tokenizer)
+    if tokenizer is None and d.name == "text" and t.source == "huggingface":
+        tokenizer = teacher_path  # the teacher's own tokenizer: students share its vocabulary
+    data = d.model_copy(update={"path": data_path, "unlabeled": absolute(d.unlabeled), "tokenizer": tokenizer})
+    teacher = t.model_copy(update={"path": teacher_path})
     return recipe.model_copy(update={"data": data, "teacher": teacher})
+
+
+def _with_vocab(recipe: Recipe, source: str) -> Recipe:
+    """A `bert` student without `vocab` takes the size of its huggingface teacher's token table (config.json
+    vocab_size, which may exceed the tokenizer's count: padded tables), else of data.tokenizer's vocabulary."""
+    s, tok, t = recipe.student, recipe.data.tokenizer, recipe.teacher
+    if s.arch != "bert" or s.factory or s.vocab:
+        return recipe
+    if t.source == "huggingface" and t.path and (Path(t.path) / "config.json").is_file():
+        try:
+            size = json.loads((Path(t.path) / "config.json").read_text(encoding="utf-8")).get("vocab_size")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            size = None  # the teacher's loader names the broken file
+        if isinstance(size, int) and size > 0:
+            return recipe.model_copy(update={"student": s.model_copy(update={"vocab": size})})
+    if not tok:
+        return recipe
+    file = Path(tok) / "tokenizer.json" if Path(tok).is_dir() else Path(tok)
+    try:
+        from tokenizers import Tokenizer
+
+        size = Tokenizer.from_file(str(file)).get_vocab_size()
+    except Exception as exc:  # missing or not a tokenizer: the data check names it first when it can
+        raise ConfigError(source, "data.tokenizer", f"{file}: not a readable tokenizer.json ({exc})"[:300],
+                          "name the tokenizer.json a Hugging Face model folder holds") from None
+    return recipe.model_copy(update={"student": s.model_copy(update={"vocab": size})})
 
 
 def _resolve_preset_files(recipe: Recipe, path: Path) -> Recipe:
@@ -239,7 +309,7 @@ def _read_with_base(path: Path, seen: tuple = (), folders: list | None = None) -
     return merged
 
 
-_FILE_KEYS = (("data", "path"), ("data", "unlabeled"), ("teacher", "path"), ("gate", "budgets"))
+_FILE_KEYS = (("data", "path"), ("data", "unlabeled"), ("data", "tokenizer"), ("teacher", "path"), ("gate", "budgets"))
 _FILE_LISTS = (("export", "presets"), ("bench", "devices"))  # entries ending in .toml are files, others names
 
 
@@ -253,7 +323,8 @@ def _anchor(data: dict, folder: Path) -> dict:
 
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for table, key in _FILE_KEYS:
-        if isinstance(out.get(table), dict) and key in out[table]:
+        # a path inside an installed package (`package` beside it) stays relative to that package
+        if isinstance(out.get(table), dict) and key in out[table] and not (key == "path" and "package" in out[table]):
             out[table][key] = here(out[table][key])
     for table, key in _FILE_LISTS:
         if isinstance(out.get(table), dict) and isinstance(out[table].get(key), list):
@@ -351,7 +422,8 @@ def _check_augment(recipe: Recipe, source: str) -> None:
     """Augmentation names exist, and a teacher-output cache is never combined with augmented inputs."""
     from .distill.augment import NAMES
 
-    tables = {"teacher.train": recipe.teacher.train, "student.train": recipe.student.train,
+    tables = {"teacher.train": recipe.teacher.train, "teacher.finetune": recipe.teacher.finetune,
+              "student.train": recipe.student.train,
               "student.transfer_train": recipe.student.transfer_train}
     for key, train in tables.items():
         if train is None:  # a pretrained teacher (teacher.source != "train") has no training table
@@ -359,7 +431,7 @@ def _check_augment(recipe: Recipe, source: str) -> None:
         for name in train.augment:
             if name not in NAMES:
                 raise ConfigError(source, f"{key}.augment.{name}", "unknown augmentation", suggest(name, NAMES))
-        if train.augment and key != "teacher.train" and recipe.distill.teacher_outputs == "cache":
+        if train.augment and not key.startswith("teacher.") and recipe.distill.teacher_outputs == "cache":
             raise ConfigError(source, "distill.teacher_outputs",
                               f"a cache holds the teacher's outputs for fixed inputs, but {key}.augment "
                               "changes the inputs every step", 'set teacher_outputs = "live" (or "auto"), '
@@ -377,6 +449,9 @@ def _check_terms(recipe: Recipe, source: str) -> None:
         if traits(t.loss)[1] and t.student_layer:
             raise ConfigError(source, f"distill.terms[{i}].student_layer", f"{t.loss!r} compares logits, not layers",
                               "remove student_layer and teacher_layer")
-        if t.loss in NEEDS_LAYERS and not t.student_layer:
+        if t.map is not None and t.loss not in ("hidden_mse", "attention_mse"):
+            raise ConfigError(source, f"distill.terms[{i}].map", f"{t.loss!r} takes named layers, not a layer map",
+                              'map pairs transformer layers for loss = "hidden_mse" or "attention_mse"')
+        if t.loss in NEEDS_LAYERS and not t.student_layer and t.map is None:
             raise ConfigError(source, f"distill.terms[{i}]", f"{t.loss!r} needs student_layer and teacher_layer",
                               'name module paths, e.g. student_layer = "features.5"')

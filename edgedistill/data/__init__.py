@@ -19,7 +19,8 @@ from .base import Dataset, concat, rows, single, take
 from .shards import is_shard_folder, read_shards
 
 DATASETS: Registry = Registry("dataset")
-NEEDS_PATH = {"npz": "file", "image_folder": "folder", "text_lines": "file"}  # name → what data.path names
+NEEDS_PATH = {"npz": "file", "image_folder": "folder", "text_lines": "file",
+              "text": "file or folder"}  # name → what data.path names
 
 
 def _lazy(module: str, function: str):
@@ -38,6 +39,7 @@ DATASETS.register("digits", _lazy("arrays", "load_digits"))
 DATASETS.register("npz", _lazy("arrays", "load_npz"))
 DATASETS.register("image_folder", _lazy("files", "load_image_folder"))
 DATASETS.register("text_lines", _lazy("files", "load_text_lines"))
+DATASETS.register("text", _lazy("text", "load_text"))  # tokenised with a huggingface tokenizer.json
 DATASETS.register("import", _lazy("imported", "load_imported"))
 DATASETS.register("pydoc_topics", _lazy("pydoc", "load_pydoc"))  # token windows for the lm task
 
@@ -62,11 +64,15 @@ def load_dataset(cfg, cache_dir) -> Dataset:
 
 def read_unlabeled(path: Path, cfg) -> dict:
     """Unlabelled inputs {name: (N, ...)} from a shard folder (data/shards.py), a .npz file, a folder of
-    images or a text file (one example per line)."""
+    images or a text file (one example per line; tokenised by data/text.py for data name "text")."""
     from .base import inputs
 
     if is_shard_folder(path):
         return read_shards(path)
+    if cfg.name == "text":  # input_ids + attention_mask from the recipe's tokenizer, like the labelled text
+        from .text import unlabeled_text as tokenised
+
+        return tokenised(path, cfg)
     if path.is_dir():
         from .files import unlabeled_images
 

@@ -19,8 +19,11 @@ TRAITS: dict[str, tuple[str, bool]] = {
     "similarity_preserving": ("features", False),
     "embedding_cosine": ("outputs", False),
     "embedding_mse": ("outputs", False),
+    "hidden_mse": ("features", False),
+    "attention_mse": ("features", False),
 }
-NEEDS_LAYERS = frozenset({"hint_mse", "attention_transfer"})  # compare coordinates of two named layers
+# compare coordinates of two named layers (or, hidden_mse / attention_mse, the pairs of a transformer layer map)
+NEEDS_LAYERS = frozenset({"hint_mse", "attention_transfer", "hidden_mse", "attention_mse"})
 RESPONSE = frozenset({"hinton_kd", "dkd", "cross_entropy", "embedding_cosine", "embedding_mse"})  # main losses
 
 

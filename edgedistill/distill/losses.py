@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..registry import Registry
 from . import feature_losses as fl
+from . import transformer_losses as tl
 from .loss_table import PLUGIN_GROUP, TRAITS
 
 UNLABELED = -1
@@ -106,6 +107,7 @@ for _name, _fn in {
     "hint_mse": fl.hint_mse, "attention_transfer": fl.attention_transfer,
     "rkd": fl.rkd, "similarity_preserving": fl.similarity_preserving,
     "embedding_cosine": fl.embedding_cosine, "embedding_mse": fl.embedding_mse,
+    "hidden_mse": tl.hidden_mse, "attention_mse": tl.attention_mse,
 }.items():
     LOSSES.register(_name, Loss(_fn, *TRAITS[_name]))
 

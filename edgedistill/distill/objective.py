@@ -19,6 +19,7 @@ from torch import nn
 
 from .features import FeatureTap, adapter_for
 from .losses import LOSSES, as_loss
+from .transformer_losses import token_adapter
 
 ADAPTED = frozenset({"hint_mse", "embedding_cosine", "embedding_mse"})  # losses that need equal widths
 
@@ -62,7 +63,8 @@ class Objective(nn.Module):
                 # hints and embeddings compare coordinates, so widths must match (a learned adapter);
                 # relations (RKD, SP) and attention maps compare within-model geometry at any width.
                 s, te = s_feats[t.student_layer or ""], probe_teacher[t.teacher_layer or ""]
-                self.adapters.append(adapter_for(s.shape, te.shape) if t.loss in ADAPTED else nn.Identity())
+                self.adapters.append(token_adapter(s.shape, te.shape) if t.loss == "hidden_mse" else
+                                     adapter_for(s.shape, te.shape) if t.loss in ADAPTED else nn.Identity())
 
     def _student(self, student, x):
         """Student outputs and taps (with grad), keyed by layer ("" = the task's primary output)."""

@@ -94,6 +94,12 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
         kd = run.loss == "teacher"
         torch.manual_seed(recipe.seed + 1)  # the same initial student weights for every run
         model = build_model(recipe.student, ds.input_shape, ds.num_classes)
+        if recipe.student.init == "teacher-layers":
+            from ..models.hf_init import init_from_teacher
+
+            said = init_from_teacher(model, teacher)
+            if run is runs[0] and dist.is_main:
+                reporter.info(f"student init from the teacher: {said}")
         results[run.name] = fit(model, xs, ys, cfg=getattr(recipe.student, run.train),
                                 loss=recipe.distill.loss if kd else "cross_entropy",
                                 loss_params=recipe.distill.loss_params() if kd else {}, x_test=x_test, y_test=y_test,
@@ -153,16 +159,31 @@ def _terms(recipe, probe: dict, source: str) -> tuple[Term, ...]:
     """The recipe's extra loss terms, with layer names checked against `probe` (role → a fresh model)."""
     out = []
     for i, t in enumerate(recipe.distill.terms):
-        for role in ("student", "teacher"):
-            layer = getattr(t, f"{role}_layer")
-            try:
-                if layer:
-                    check_layer(probe[role], layer)
-            except KeyError as exc:
-                raise ConfigError(source, f"distill.terms[{i}].{role}_layer", str(exc.args[0]).split(";")[0],
-                                  str(exc.args[0]).split("; ", 1)[-1]) from None
-        out.append(Term(t.loss, t.weight, t.student_layer, t.teacher_layer, dict(t.params)))
+        pairs = [(t.student_layer, t.teacher_layer)] if t.map is None else _map_pairs(t, probe, f"{source}", i)
+        for s_layer, t_layer in pairs:
+            for role, layer in (("student", s_layer), ("teacher", t_layer)):
+                try:
+                    if layer:
+                        check_layer(probe[role], layer)
+                except KeyError as exc:
+                    key = f"distill.terms[{i}].{role}_layer" if t.map is None else f"distill.terms[{i}].map"
+                    raise ConfigError(source, key, str(exc.args[0]).split(";")[0],
+                                      str(exc.args[0]).split("; ", 1)[-1]) from None
+            out.append(Term(t.loss, t.weight, s_layer, t_layer, dict(t.params)))
     return tuple(out)
+
+
+def _map_pairs(t, probe: dict, source: str, i: int) -> list[tuple[str, str]]:
+    """A term's layer map as tap names: hidden_mse [(1, 2)] → [("hidden.1", "hidden.2")] (models/hf.py)."""
+    from .transformer_losses import TAP, mapped_layers
+
+    depth = {role: len(getattr(m, "attention", ())) for role, m in probe.items()}
+    if not all(depth.values()):
+        raise ConfigError(source, f"distill.terms[{i}].map", "a layer map pairs transformer layers; "
+                          f"{', '.join(r for r, d in depth.items() if not d)} is not a huggingface/bert model",
+                          "name student_layer and teacher_layer instead")
+    tap = TAP[t.loss]
+    return [(f"{tap}.{a}", f"{tap}.{b}") for a, b in mapped_layers(t.map, depth["student"], depth["teacher"])]
 
 
 def _first_on_main(dist: Dist, make):

@@ -33,6 +33,8 @@ from .train import TrainResult, evaluate, fit, predict
 def teacher_key(recipe, data_hash: str) -> str:
     """The cache key of the teacher this recipe and data would train."""
     parts = [recipe.teacher.model_dump(mode="json"), recipe.seed, data_hash, code_version()]
+    if recipe.teacher.source == "huggingface":  # fine-tuned from this folder's exact weights
+        parts.append(folder_hash(Path(recipe.teacher.path)))
     if recipe.teacher.factory:  # the user's module is training code too
         from ..models.imports import module_file_hash
 
@@ -47,10 +49,39 @@ def teacher_probe(recipe, ds) -> torch.nn.Module:
     return load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
 
 
+def folder_hash(folder: Path) -> str:
+    """sha256 over a model folder's config and weight files (names and bytes)."""
+    import hashlib
+
+    from ..artifacts import sha256_path
+
+    h = hashlib.sha256()
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and (p.suffix in (".safetensors", ".bin") or p.name == "config.json"):
+            h.update(f"{p.name}:{sha256_path(p)}".encode())
+    return h.hexdigest()
+
+
+def _fresh(recipe, ds) -> torch.nn.Module:
+    """The teacher before training: built from its family, or a pretrained one to fine-tune (its encoder
+    frozen when `finetune.encoder = false`: only the head then trains)."""
+    if recipe.teacher.source == "train":
+        return build_model(recipe.teacher, ds.input_shape, ds.num_classes)
+    model = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
+    if not recipe.teacher.finetune.encoder:
+        model.encoder.requires_grad_(False)
+    return model
+
+
+def trains(recipe) -> bool:
+    """Whether the run trains its teacher: from scratch (source "train") or by fine-tuning a pretrained one."""
+    return recipe.teacher.source == "train" or recipe.teacher.finetune is not None
+
+
 def train_or_load_teacher(recipe, ds, tensors, cache_dir: Path | None, reporter, checkpoints=None, task=None):
     """Return (teacher in eval mode, TrainResult, cached: bool)."""
     task = task or get_task(recipe.task)
-    if recipe.teacher.source != "train":
+    if not trains(recipe):
         return _pretrained(recipe, ds, tensors, reporter, task)
     key = teacher_key(recipe, ds.content_hash(labeled_only=True))
     if not cache_dir:
@@ -72,7 +103,7 @@ def _cached(recipe, ds, tensors, key: str, folder: Path, reporter, task):
     """The complete cached teacher in `folder` (result.json present) as train_or_load_teacher returns it, or None."""
     if not (folder / "result.json").exists():
         return None
-    model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
+    model = _fresh(recipe, ds)
     model.load_state_dict(load_file(folder / "teacher.safetensors"))
     model.eval()
     stored = json.loads((folder / "result.json").read_text())
@@ -85,10 +116,10 @@ def _train(recipe, ds, tensors, key: str, folder: Path | None, reporter, checkpo
     """Train the teacher (resumable through `checkpoints`) and store it in `folder` when given."""
     x, y, x_test, y_test = tensors
     torch.manual_seed(recipe.seed)  # initial weights depend on the recipe's seed only
-    model = build_model(recipe.teacher, ds.input_shape, ds.num_classes)
+    model = _fresh(recipe, ds)
     ckpt = checkpoints("teacher", {"key": key, "teacher": recipe.teacher.model_dump(mode="json"),
                                    "seed": recipe.seed}) if checkpoints else None
-    result = fit(model, x, y, cfg=recipe.teacher.train, loss="cross_entropy", loss_params={},
+    result = fit(model, x, y, cfg=recipe.teacher.train or recipe.teacher.finetune, loss="cross_entropy", loss_params={},
                  x_test=x_test, y_test=y_test, seed=recipe.seed, label="teacher", reporter=reporter,
                  checkpoints=ckpt, task=task, refs={"y": ds.y_test})
     if folder:

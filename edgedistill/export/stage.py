@@ -87,6 +87,11 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
                                 if not p.derived and p.artifact_name("student") != fp32.artifact_name("student")]
     jobs = [("teacher", trained.teacher, fp32)] + [("student", trained.student, p) for p in student_presets]
     metadata = package_metadata(recipe, ds.num_classes)
+    shipped = {}
+    if recipe.data.tokenizer:  # token-id models: the tokenizer goes with them, at the recipe's length
+        from .tokenizer import ship_tokenizer
+
+        shipped = {"tokenizer": ship_tokenizer(recipe.data.tokenizer, out, recipe.data.max_len)}
     artifacts, checks = {}, {}
     with reporter.task("export", len(jobs)) as advance:
         for role, model, preset in jobs:
@@ -96,7 +101,8 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
             artifacts[name] = receipt(name, out / name, preset.format, f"export.{preset.format}", [source],
                                       preset=preset.name, params=count_params(model), task=task.name,
                                       signature={"inputs": [s.describe() for s in sig.inputs],
-                                                 "outputs": [s.describe() for s in sig.outputs]}, **meta)
+                                                 "outputs": [s.describe() for s in sig.outputs]},
+                                      **shipped, **meta)
             checks[name] = parity.check_file(preset, name, out / name, trained.test_outputs[role], ds.x_test,
                                              ds.y_test, classes=task.name != "embed")
             advance(file=name)

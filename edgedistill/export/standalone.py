@@ -33,10 +33,11 @@ class Checkpoint:
     source: Path
 
 
-def _load(cfg, path: Path, ds):
+def _load(cfg, path: Path, ds, model=None):
+    """`cfg`'s model (or `model`, a loaded teacher to fine-tuned weights) with the weights at `path`."""
     from ..models import build_model, read_weights
 
-    model = build_model(cfg, ds.input_shape, ds.num_classes)
+    model = model if model is not None else build_model(cfg, ds.input_shape, ds.num_classes)
     state = read_weights(path, "restore the file, or rerun `edgedistill run` to write it again")
     try:
         model.load_state_dict(state)
@@ -52,6 +53,8 @@ def runs_code(recipe) -> list[str]:
     keys = [f"{role}.factory" for role in ("student", "teacher") if getattr(recipe, role).factory]
     if recipe.teacher.source == "torchscript":
         keys.append("teacher.source = torchscript")
+    if recipe.teacher.trusted:  # a pytorch_model.bin is a pickle
+        keys.append("teacher.trusted = true")
     if recipe.data.factory or recipe.data.name == "import":
         keys.append("data.factory")
     return keys
@@ -110,6 +113,8 @@ def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = 
         from ..models.teachers import load_pretrained
 
         teacher = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
+        if recipe.teacher.finetune is not None and teacher_path and teacher_path.is_file():  # the run's fine-tune
+            teacher = _load(recipe.teacher, teacher_path, ds, teacher)
     else:
         teacher = _load(recipe.teacher, teacher_path, ds) if teacher_path and teacher_path.is_file() else None
     return Checkpoint(recipe, task, _load(recipe.student, student_path, ds), teacher, ds, path)

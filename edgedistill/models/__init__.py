@@ -14,10 +14,10 @@ from .imports import first_line
 
 MODELS: Registry = Registry("model architecture")
 # what each built-in family takes: "signal" (L,), "image" (C, H, W), "any"
-INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any", "gpt": "signal"}
+INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any", "gpt": "signal", "bert": "signal"}
 NEEDS_CHANNELS = frozenset({"cnn1d", "cnn2d", "textcnn"})
 # where a teacher comes from (teachers.py loads all but "train"); hookless ones give outputs only
-TEACHER_SOURCES = ("train", "import", "torchscript", "onnx", "safetensors")
+TEACHER_SOURCES = ("train", "import", "torchscript", "onnx", "safetensors", "huggingface")
 HOOKLESS = frozenset({"onnx", "torchscript"})
 
 
@@ -51,11 +51,18 @@ def _gpt(cfg, input_shape, num_classes):
     return CharGPT(cfg.width, cfg.layers, cfg.heads, context=input_shape[-1], vocab=num_classes)
 
 
+def _bert(cfg, input_shape, num_classes):
+    from .hf import build_bert
+
+    return build_bert(cfg, input_shape, num_classes)
+
+
 MODELS.register("cnn1d", _cnn1d)
 MODELS.register("cnn2d", _cnn2d)
 MODELS.register("mlp", _mlp)
 MODELS.register("textcnn", _textcnn)
 MODELS.register("gpt", _gpt)
+MODELS.register("bert", _bert)
 
 
 def build_model(cfg, input_shape, num_classes):

@@ -5,6 +5,7 @@
     safetensors   `arch` or `factory`, then the weights file     yes
     torchscript   torch.jit.load — a program, trust it as code   no (ScriptModules take no hooks)
     onnx          an onnxruntime session run inside forward      no (outputs only, never gradients)
+    huggingface   a save_pretrained folder (models/hf.py)         yes (hidden.k, attention.k taps)
 
 Teachers without torch weights expose `content_hash` (sha256 of the file's bytes) for cache keys.
 Safetensors and ONNX files cannot run code; a TorchScript archive is a program (PyTorch's
@@ -115,6 +116,10 @@ def load_pretrained(cfg, input_shape, num_classes: int) -> nn.Module:
 
         model = build_model(cfg, input_shape, num_classes)
         _load_weights(model, path, cfg)
+    elif cfg.source == "huggingface":
+        from .hf import load_folder
+
+        model = load_folder(cfg, num_classes)
     elif cfg.source == "import":
         from . import build_model
 

@@ -129,7 +129,8 @@ def quantize_all(recipe, trained, exported: Exported, out: Path, reporter, base:
             meta, checks[name] = derive(preset, name, out, s, auto_exclude=recipe.export.auto_exclude)
             inputs = [COREML_SOURCE if preset.format == "coreml" else SOURCE]
             artifacts[name] = receipt(name, out / name, preset.format, f"quantize.{preset.format}", inputs,
-                                      preset=preset.name, params=src.meta["params"], quantization=meta)
+                                      preset=preset.name, params=src.meta["params"], quantization=meta,
+                                      **{k: src.meta[k] for k in ("tokenizer",) if k in src.meta})
             advance(file=name)
     return Exported(artifacts, checks)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+TOKEN_INPUTS = frozenset({"input_ids", "attention_mask", "token_type_ids"})  # a transformer's (batch, sequence)
 UNLABELED = -1  # a row (or position) with no hard label: it carries only the distillation term
 
 
@@ -67,9 +68,14 @@ class Task:
     shipped: str = ""  # the run whose student is exported, unless the recipe's export.ship says otherwise
 
     def inputs(self, ds) -> tuple[TensorSpec, ...]:
-        """The model's inputs for this data, by name, in the order a model takes them: batch dynamic."""
-        return tuple(TensorSpec(n, str(a.dtype), ("batch", *a.shape[1:]), tuple(a.shape[1:]))
-                     for n, a in ds.x_train.items())
+        """The model's inputs for this data, by name, in the order a model takes them: batch dynamic, and
+        the sequence of token inputs (Hugging Face names, (N, T) ints) too, up to the data's length T."""
+        def axes(name, a):
+            if name in TOKEN_INPUTS and a.ndim == 2 and a.dtype.kind in "iu":
+                return ("batch", "sequence")
+            return ("batch", *a.shape[1:])
+
+        return tuple(TensorSpec(n, str(a.dtype), axes(n, a), tuple(a.shape[1:])) for n, a in ds.x_train.items())
 
     def signature(self, ds) -> Signature:
         """Inputs and outputs of this task's models on `ds`."""

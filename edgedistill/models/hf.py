@@ -1,0 +1,140 @@
+"""Transformers on token ids: a Hugging Face teacher folder, and the `bert` student built from a config.
+
+Both are wrapped in `TextTransformer`, which a task calls by keyword like any model of named inputs:
+
+    input_ids (B, T) int64, attention_mask (B, T) int64  →  {"logits": (B, C)}  or  {"embedding": (B, H)}
+
+A folder's own sequence-classification head is used when it has one; otherwise the token states
+(B, T, H) are pooled (mean over the mask, or [CLS]) and a linear head maps them to the classes.
+Layer terms read named tap modules (identity) the wrapper calls only while something hooks them:
+
+    hidden.0   the embedding layer's output (B, T, H)      hidden.k   layer k's output (B, T, H), k = 1 … L
+    attention.k   layer k's attention probabilities (B, heads, T, T)
+
+so TinyBERT's hidden-state, embedding and attention losses go through the same hooks, cache and
+layer checks as every other feature term, and attention maps come from the model's own outputs
+(`output_attentions`), never from patched library code.
+
+Loading is offline and data-only: `local_files_only`, no remote code, safetensors weights
+(a `pytorch_model.bin` is a pickle: refused unless the recipe says `trusted = true`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InputFileError
+
+ATTENTION = "eager"  # the one attention implementation that returns its probabilities (attention terms)
+
+
+class TextTransformer(nn.Module):
+    """A Hugging Face encoder (or sequence classifier) + pooling + optional head, with tap modules."""
+
+    def __init__(self, model: nn.Module, classes: int, pooling: str = "mean", output: str = "logits"):
+        super().__init__()
+        self.model, self.pooling, self.output = model, pooling, output
+        cfg = model.config
+        layers, width = cfg.num_hidden_layers, cfg.hidden_size
+        own_head = hasattr(model, "classifier")  # *ForSequenceClassification: its head gives the logits
+        self.head = nn.Linear(width, classes) if classes and output == "logits" and not own_head else None
+        self.hidden = nn.ModuleDict({str(k): nn.Identity() for k in range(layers + 1)})
+        self.attention = nn.ModuleDict({str(k): nn.Identity() for k in range(1, layers + 1)})
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The bare encoder (embeddings + layers), whether or not the folder held a classifier."""
+        return getattr(self.model, self.model.base_model_prefix, self.model)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
+        hid = any(m._forward_hooks for m in self.hidden.values())  # taps cost nothing unless hooked
+        att = any(m._forward_hooks for m in self.attention.values())
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
+                         output_attentions=att, return_dict=True)
+        if hid:
+            for k, h in enumerate(out.hidden_states):  # L + 1 tensors (B, T, H)
+                self.hidden[str(k)](h)
+        if att:
+            for k, a in enumerate(out.attentions, 1):  # L tensors (B, heads, T, T)
+                self.attention[str(k)](a)
+        if getattr(out, "logits", None) is not None and self.output == "logits":
+            return {"logits": out.logits}
+        pooled = pool(out.hidden_states[-1], attention_mask, self.pooling)  # (B, H)
+        return {self.output: self.head(pooled) if self.head is not None else pooled}
+
+
+def pool(tokens: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """(B, T, H) token states → (B, H): the mean over unmasked tokens, or the first ([CLS]) token."""
+    if how == "cls":
+        return tokens[:, 0]
+    m = mask.unsqueeze(-1).to(tokens.dtype)  # (B, T, 1)
+    return (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+def load_folder(cfg, num_classes: int, output: str = "logits") -> TextTransformer:
+    """The `teacher.path` folder (config.json + weights) as a TextTransformer in eval mode."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may reach a hub, whatever the folder's config says
+    folder = Path(cfg.path)
+    config = _read_config(folder)
+    safe = (folder / "model.safetensors").is_file() or any(folder.glob("model-*.safetensors"))
+    if not safe:
+        if not (folder / "pytorch_model.bin").is_file():
+            raise InputFileError(str(folder), "no model.safetensors (or pytorch_model.bin) in the folder",
+                                 "save the model with save_pretrained(folder)")
+        if not cfg.trusted:
+            raise ConfigError("recipe", "teacher.trusted", f"{folder} holds only pytorch_model.bin, a pickle that "
+                              "can run code when loaded", "convert it to model.safetensors, or set trusted = true "
+                              "if you trust its author")
+    from transformers import AutoModel, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    classifier = any(a.endswith("ForSequenceClassification") for a in config.get("architectures") or ())
+    auto = AutoModelForSequenceClassification if classifier and output == "logits" else AutoModel
+    hf_logging.set_verbosity_error()  # "Some weights were not used …" for a classifier loaded as an encoder
+    try:
+        model = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
+                                     use_safetensors=safe, attn_implementation=ATTENTION)
+    except Exception as exc:  # a broken config or weights: the folder, not our code
+        raise InputFileError(str(folder), f"not a loadable Hugging Face model ({str(exc).splitlines()[0][:200]})",
+                             "check config.json and the weights file (save_pretrained writes both)") from None
+    labels = getattr(model.config, "num_labels", 0) if classifier else 0
+    if classifier and labels != num_classes:
+        raise InputFileError(str(folder), f"its classifier has {labels} labels, the data {num_classes} classes",
+                             "give a folder fine-tuned on these classes, or its encoder with [teacher.finetune]")
+    return TextTransformer(model, num_classes, cfg.pooling, output).eval()
+
+
+def _read_config(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not folder.is_dir():
+        raise InputFileError(str(folder), "not a folder", "teacher.path names a save_pretrained folder")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(str(path), "missing", "a Hugging Face model folder has config.json") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputFileError(str(path), f"not JSON ({exc.__class__.__name__})", "restore the file") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise InputFileError(str(path), "no model_type", "a transformers config.json names its model_type")
+    if config.get("auto_map"):
+        raise InputFileError(str(path), "auto_map names custom model code, which edgedistill never runs",
+                             "use a folder of a built-in transformers architecture")
+    return config
+
+
+def build_bert(cfg, input_shape: tuple, num_classes: int, output: str = "logits") -> TextTransformer:
+    """The `bert` student family: a BERT encoder of the recipe's size over the tokenizer's vocabulary."""
+    from transformers import BertConfig, BertModel
+
+    if not cfg.vocab:
+        raise ConfigError("recipe", "student.vocab", "the bert family needs the tokenizer's vocabulary size",
+                          "set data.tokenizer (or a huggingface teacher), or student.vocab")
+    config = BertConfig(vocab_size=cfg.vocab, hidden_size=cfg.width, num_hidden_layers=cfg.layers,
+                        num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate or 4 * cfg.width,
+                        max_position_embeddings=input_shape[-1], attn_implementation=ATTENTION)
+    return TextTransformer(BertModel(config, add_pooling_layer=False), num_classes, cfg.pooling, output)
