@@ -20,7 +20,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,examples]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -44,10 +44,19 @@ BROWSER_DIR   := devices/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.npm-ci.stamp
 CHROMIUM_BIN  := /usr/bin/chromium
 
-.PHONY: browser-deps chromium
+.PHONY: browser-deps chromium wordnet
 ifneq ($(BROWSER),0)
 test demo: browser-deps
 endif
+test demo: wordnet
+
+# Debian's wordnet-base: WordNet's glosses, the unlabelled text of the minilm-news recipe (never fatal)
+wordnet:
+	@if [ -f /usr/share/wordnet/data.noun ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -q wordnet-base >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q wordnet-base)) \
+		|| echo "wordnet: apt-get failed; the minilm-news recipe will say how to install wordnet-base"; \
+	else echo "wordnet: /usr/share/wordnet missing and not root (apt-get install -y wordnet-base)"; fi
 
 browser-deps: chromium $(BROWSER_STAMP)
 

@@ -36,7 +36,10 @@ class DataConfig(Frozen):
     path: str | None = None  # npz file / image folder / text file, relative to the recipe file (or to `package`)
     package: str | None = None  # an installed package whose files `path` names (found, never imported)
     factory: str | None = None  # name = "import": "package.module:function" returning a torch Dataset
-    unlabeled: str | None = None  # extra unlabelled inputs: .npz, image folder or text file (relative path)
+    # extra unlabelled inputs: .npz, image folder or text file (relative path); text: also .jsonl/.csv, a folder of
+    # .txt files, or WordNet's folder ("/usr/share/wordnet", Debian wordnet-base: its glosses)
+    unlabeled: str | None = None
+    unlabeled_max: PosInt | None = None  # text: keep this many unlabelled examples, drawn evenly (seed `seed`)
     unlabeled_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0  # share of the train split whose labels are dropped
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2  # held out when the source has no test split
     # default: largest label + 1 (or the number of class folders / labels)
@@ -268,9 +271,9 @@ def _with_vocab(recipe: Recipe, source: str) -> Recipe:
             size = None  # the teacher's loader names the broken file
         if isinstance(size, int) and size > 0:
             return recipe.model_copy(update={"student": s.model_copy(update={"vocab": size})})
-    if not tok:
-        return recipe
-    file = Path(tok) / "tokenizer.json" if Path(tok).is_dir() else Path(tok)
+    file = Path(tok) / "tokenizer.json" if tok and Path(tok).is_dir() else Path(tok or "")
+    if not tok or not file.is_file():
+        return recipe  # the source checks name the missing teacher folder or tokenizer
     try:
         from tokenizers import Tokenizer
 

@@ -21,8 +21,8 @@ def check_sources(recipe, source: str) -> None:
     if recipe.teacher.source not in SOURCES:
         raise ConfigError(source, "teacher.source", f"unknown teacher source {recipe.teacher.source!r}",
                           suggest(recipe.teacher.source, SOURCES))
+    _check_teacher(recipe, source)  # first: a text recipe's tokenizer defaults to the teacher's folder
     _check_data(recipe.data, source)
-    _check_teacher(recipe, source)
     for role in ("teacher", "student"):
         if getattr(recipe, role).factory:
             _check_factory(source, f"{role}.factory", getattr(recipe, role).factory)
@@ -63,6 +63,9 @@ def _check_data(d, source: str) -> None:
                               "to take it from)", 'tokenizer = "my-model/tokenizer.json"')
         _check_path(source, "data.tokenizer", d.tokenizer, "file or folder")
     if d.unlabeled:
+        if d.unlabeled.startswith("/usr/share/wordnet") and not Path(d.unlabeled).exists():
+            raise ConfigError(source, "data.unlabeled", f"no WordNet at {d.unlabeled}",
+                              "apt-get install -y wordnet-base (`make` does, as root)")
         _check_path(source, "data.unlabeled", d.unlabeled, "file or folder")
     if d.factory:
         _check_factory(source, "data.factory", d.factory)

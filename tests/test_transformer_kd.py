@@ -157,3 +157,19 @@ def test_vocab_mismatch_is_a_config_error(folder):
                          (16,), 3)
     with pytest.raises(ConfigError, match="student.vocab"):
         init_from_teacher(student, teacher)
+
+
+def test_all_padding_columns_are_cut_without_changing_anything(folder):
+    model = load_folder(teacher_cfg(folder), 3)
+    x = batch(t=12)
+    x["attention_mask"][:, 9:] = 0  # the last 3 columns are padding in every row
+    padded = {k: torch.cat([v, torch.zeros(3, 20, dtype=v.dtype)], 1) for k, v in x.items()}  # 20 more
+    with torch.no_grad(), FeatureTap(model, ["hidden.1", "attention.2"]) as tap:
+        short = model(**x)["logits"]
+        h, a = tap["hidden.1"], tap["attention.2"]
+        long = model(**padded)["logits"]
+    torch.testing.assert_close(long, short, atol=1e-5, rtol=1e-5)
+    assert tap["hidden.1"].shape == (3, 32, 32) and tap["attention.2"].shape == (3, 2, 32, 32)
+    torch.testing.assert_close(tap["hidden.1"][:, :12], h, atol=1e-5, rtol=1e-5)  # same states, zeros after
+    assert tap["hidden.1"][:, 9:].abs().max() == 0 and tap["attention.2"][:, :, 9:].abs().max() == 0
+    torch.testing.assert_close(tap["attention.2"][:, :, :9, :9], a[:, :, :9, :9], atol=1e-5, rtol=1e-5)

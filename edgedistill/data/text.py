@@ -306,6 +306,10 @@ def load_text(cfg, cache_dir) -> Dataset:
 
 
 def _unlabeled_texts(path: Path, cfg) -> Iterator[str]:
+    from .wordnet import glosses, is_wordnet
+
+    if path.is_dir() and is_wordnet(path):  # Debian's wordnet-base: /usr/share/wordnet
+        return glosses(path)
     if path.is_dir():
         files = _text_files(path)
         if not files:
@@ -320,7 +324,25 @@ def _unlabeled_texts(path: Path, cfg) -> Iterator[str]:
 def unlabeled_text(path, cfg) -> dict:
     """`data.unlabeled` (.txt one example a line, a folder of .txt files, .jsonl or .csv) → token arrays."""
     path = Path(path)
-    x = encode(load_tokenizer(cfg.tokenizer, cfg.max_len), _unlabeled_texts(path, cfg), cfg.max_len, str(path))
+    texts = _unlabeled_texts(path, cfg)
+    if cfg.unlabeled_max:
+        texts = iter(sample(texts, cfg.unlabeled_max, cfg.seed))
+    x = encode(load_tokenizer(cfg.tokenizer, cfg.max_len), texts, cfg.max_len, str(path))
     if not len(x["input_ids"]):
         raise InputFileError(str(path), "no examples", "write one example per non-empty line")
     return x
+
+
+def sample(texts: Iterable[str], k: int, seed: int) -> list[str]:
+    """k texts drawn uniformly (seeded) from a stream of any length, in stream order (reservoir sampling:
+    one pass, k strings held)."""
+    import random
+
+    rng = random.Random(seed)
+    kept: list[tuple[int, str]] = []
+    for i, t in enumerate(texts):
+        if i < k:
+            kept.append((i, t))
+        elif (j := rng.randint(0, i)) < k:
+            kept[j] = (i, t)
+    return [t for _, t in sorted(kept)]

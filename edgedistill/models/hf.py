@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, InputFileError
@@ -54,14 +55,21 @@ class TextTransformer(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
         hid = any(m._forward_hooks for m in self.hidden.values())  # taps cost nothing unless hooked
         att = any(m._forward_hooks for m in self.attention.values())
+        full = input_ids.shape[1]
+        if not torch.compiler.is_compiling():  # eager only: an exported graph keeps whatever length it is fed
+            # columns that are padding in every row change nothing (masked keys, masked pooling): a batch of
+            # short texts padded to 128 runs at its own longest length
+            used = int(attention_mask.any(0).nonzero().max()) + 1 if attention_mask.any() else full
+            input_ids, attention_mask = input_ids[:, :used], attention_mask[:, :used]
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
                          output_attentions=att, return_dict=True)
+        pad = full - input_ids.shape[1]  # taps are given at the data's length, zeros past the cut
         if hid:
             for k, h in enumerate(out.hidden_states):  # L + 1 tensors (B, T, H)
-                self.hidden[str(k)](h)
+                self.hidden[str(k)](F.pad(h, (0, 0, 0, pad)))
         if att:
             for k, a in enumerate(out.attentions, 1):  # L tensors (B, heads, T, T)
-                self.attention[str(k)](a)
+                self.attention[str(k)](F.pad(a, (0, pad, 0, pad)))
         if getattr(out, "logits", None) is not None and self.output == "logits":
             return {"logits": out.logits}
         pooled = pool(out.hidden_states[-1], attention_mask, self.pooling)  # (B, H)
@@ -96,6 +104,7 @@ def load_folder(cfg, num_classes: int, output: str = "logits") -> TextTransforme
     classifier = any(a.endswith("ForSequenceClassification") for a in config.get("architectures") or ())
     auto = AutoModelForSequenceClassification if classifier and output == "logits" else AutoModel
     hf_logging.set_verbosity_error()  # "Some weights were not used …" for a classifier loaded as an encoder
+    hf_logging.disable_progress_bar()  # "Loading weights: 100%" on every load: our reporter shows progress
     try:
         model = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
                                      use_safetensors=safe, attn_implementation=ATTENTION)
