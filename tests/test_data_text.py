@@ -207,3 +207,41 @@ def test_bbc_news_folder(tok):
     assert len(ds.y_train) + len(ds.y_test) == 2225 and ds.num_classes == 5
     assert ds.classes == ("business", "entertainment", "politics", "sports", "tech")
     assert ds.x_train["input_ids"].shape[1:] == (32,) and (ds.x_train["input_ids"][:, 0] == 2).all()  # [CLS]
+
+
+WORDNET_NOUN = """  1 This software and database is being provided to you, the LICENSEE, by
+  2 Princeton University under the following license.
+00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived or known; "the entity was there"
+00001930 03 n 01 physical_entity 0 000 | an entity that has physical existence
+"""
+
+
+def test_wordnet_glosses_are_definitions_and_examples(tmp_path, tok):
+    from edgedistill.data.wordnet import glosses, is_wordnet
+
+    wn = tmp_path / "wordnet"
+    wn.mkdir()
+    (wn / "data.noun").write_text(WORDNET_NOUN)
+    for name in ("data.verb", "data.adj", "data.adv"):
+        (wn / name).write_text("  1 licence header only\n")
+    assert is_wordnet(wn) and not is_wordnet(tmp_path)
+    assert list(glosses(wn)) == ["that which is perceived or known", "the entity was there",
+                                 "an entity that has physical existence"]
+    cfg = DataConfig(name="text", path=str(tmp_path / "t.jsonl"), tokenizer=str(tok), max_len=16, unlabeled=str(wn),
+                     unlabeled_max=2)
+    write_jsonl(Path(cfg.path), ROWS)
+    ds = load_dataset(cfg, None)
+    assert ds.x_unlabeled["input_ids"].shape == (2, 16)  # 3 glosses, 2 kept
+
+
+def test_reservoir_sample_is_seeded_in_order_and_even():
+    from edgedistill.data.text import sample
+
+    texts = [str(i) for i in range(1000)]
+    a = sample(iter(texts), 100, seed=3)
+    assert a == sample(iter(texts), 100, seed=3) and a != sample(iter(texts), 100, seed=4)
+    assert len(a) == 100 and [int(t) for t in a] == sorted(int(t) for t in a)  # stream order kept
+    # every part of the stream is drawn from: each quarter holds 25 ± 12 of the 100
+    counts = np.bincount([int(t) // 250 for t in a], minlength=4)
+    assert (abs(counts - 25) <= 12).all(), counts
+    assert sample(iter(texts[:5]), 100, seed=0) == texts[:5]

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import quick_profiles
+from conftest import cli, kill_run_at, quick_profiles
 from tinyhf import sentences, write_bert, write_jsonl
 
 RECIPE = """
@@ -95,11 +95,15 @@ def folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def result(folder, tmp_path_factory):
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def result(folder, cache):
     from edgedistill.pipeline import run
     from edgedistill.progress import Reporter
 
-    cache = tmp_path_factory.mktemp("cache")
     return run(folder / "tinybert.toml", out=folder / "run", reporter=Reporter(quiet=True), cache_dir=cache)
 
 
@@ -144,3 +148,30 @@ def test_parity_bench_and_gate(result):
     assert p50 and p50[0]["how"] == "measured" and p50[0]["value"] > 0
     stored = json.loads((result.out / "report.json").read_text())["recipe"]["config"]
     assert stored["teacher"]["source"] == "huggingface" and stored["data"]["max_len"] == 24
+
+
+def test_killed_while_a_student_learns_from_layers_resumes_bit_for_bit(folder, result, cache, tmp_path):
+    """SIGKILL during the distilled student (hinton_kd + hidden and attention terms with their projection),
+    then `run --resume`: every student's weights equal the uninterrupted run's."""
+    from safetensors.numpy import load_file
+
+    out = tmp_path / "run"
+    kill_run_at(folder / "tinybert.toml", out, tmp_path / ".run.checkpoints" / "student-distilled" / "step-00000003",
+                cache)
+    assert not out.exists()
+    done = cli("run", folder / "tinybert.toml", "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
+               env={"EDGEDISTILL_CACHE": str(cache)})
+    assert done.returncode == 0, done.stderr
+    for name in ("teacher", "student-scratch", "student-distilled", "student-distilled_transfer"):
+        a, b = load_file(str(result.out / f"{name}.safetensors")), load_file(str(out / f"{name}.safetensors"))
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), name
+
+
+def test_two_processes_distil_the_transformer(folder, cache, tmp_path):
+    p = cli("distill", folder / "tinybert.toml", "--nproc", "2", "--out", tmp_path / "run", "--json",
+            env={"EDGEDISTILL_CACHE": str(tmp_path / "cache")})
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["processes"] == 2 and doc["teacher"]["steps"] > 0  # fine-tuned once, on rank 0
+    assert doc["students"]["distilled_transfer"]["metrics"]["accuracy"] >= 80, doc["students"]
+    assert len(list((tmp_path / "cache" / "teacher-outputs").iterdir())) == 1  # filled once, shared by the ranks
