@@ -21,6 +21,7 @@ from .registry import suggest
 from .resources import recipes_dir
 
 DEFAULT_RECIPE = "mnist1d"
+TEXT_PRESETS = ("onnx-fp32", "onnx-int8-dynamic")  # export.presets unless a text recipe names its own
 
 PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
@@ -228,6 +229,9 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     if overrides:
         data = _merge(data, overrides)
     recipe = _with_vocab(_resolve_user_files(config.validate(Recipe, data, str(path)), path, folders), str(path))
+    if recipe.data.name == "text" and "presets" not in recipe.export.model_fields_set:
+        # token-id models: dynamic int8 (MatMul per channel) is what transformers take; no Core ML yet
+        recipe = recipe.model_copy(update={"export": recipe.export.model_copy(update={"presets": TEXT_PRESETS})})
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path
 
