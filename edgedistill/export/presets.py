@@ -39,6 +39,8 @@ class Quantization(Frozen):
     # weights (reduce_range) so u8×s8 GEMM cannot saturate. "s8s8"/"u8s8" force the choice.
     saturation: Literal["auto", "s8s8", "u8s8", "reduce_range"] = "auto"
     nodes_to_exclude: tuple[str, ...] = ()  # ONNX node names kept in float
+    # dynamic: the op types whose weights become int8; Gather = token-embedding tables (a transformer's bulk)
+    op_types: tuple[Literal["MatMul", "Gemm", "Gather"], ...] = ("MatMul", "Gemm")
     nbits: Annotated[int, Field(ge=1, le=8)] = 8  # palettize: bits per weight (2**nbits centroids)
     palettize_mode: Literal["kmeans", "uniform"] = "kmeans"
     weight_threshold: Annotated[int, Field(ge=0, le=2**40)] = 0  # Core ML: skip weights with fewer elements
@@ -67,6 +69,9 @@ class Preset(Frozen):
     # offline onnxruntime graph optimisation ("basic" is hardware-independent): kept only when
     # it measurably shortens session creation, and the receipt says which was kept
     optimization: Literal["none", "basic"] = "none"
+    # onnxruntime.transformers fusion (Attention, SkipLayerNorm, BiasGelu; com.microsoft ops) of a transformer,
+    # kept only when the fused file passes parity (export/fusion.py); None: on for onnx fp32, off otherwise
+    fuse: bool | None = None
     quantization: Quantization | None = None
     parity: Parity = Parity()
 
@@ -80,7 +85,14 @@ class Preset(Frozen):
             raise ValueError(f"quantization.mode {self.quantization.mode!r} is Core ML only; use static or dynamic")
         if self.quantization and self.format == "coreml" and self.quantization.mode in ("static", "dynamic"):
             raise ValueError("a coreml preset quantizes weights: quantization.mode must be linear or palettize")
+        if self.fuse and (self.format != "onnx" or self.precision != "fp32"):
+            raise ValueError("fuse = true applies to onnx fp32 presets only (derived files use the unfused graph)")
         return self
+
+    @property
+    def fused(self) -> bool:
+        """True when a transformer's file gets onnxruntime.transformers fusion (on by default for onnx fp32)."""
+        return self.fuse if self.fuse is not None else (self.format == "onnx" and self.precision == "fp32")
 
     @property
     def derived(self) -> bool:

@@ -79,6 +79,7 @@ def package_metadata(recipe, num_classes: int) -> dict:
 def export_all(recipe, trained, out: Path, reporter) -> Exported:
     """Write the teacher's fp32 ONNX file and every float preset's file for the shipped student."""
     from ..models import count_params
+    from .fusion import fusable, fuse_export
 
     ds, task = trained.dataset, trained.task
     sig = task.signature(ds)
@@ -97,13 +98,20 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
         for role, model, preset in jobs:
             name = preset.artifact_name(role)
             meta = EXPORTERS.get(preset.format)(model, sig, out / name, preset, metadata)
+
+            def check(path, preset=preset, name=name, role=role) -> dict:  # every file, fused or not, proven alike
+                return parity.check_file(preset, name, path, trained.test_outputs[role], ds.x_test, ds.y_test,
+                                         classes=task.name != "embed")
+
+            result = None
+            if preset.fused and fusable(model):  # a transformer: ORT's fused ops, kept only when parity holds
+                meta, result = fuse_export(model, out / name, meta, check)
             source = trained.weights["teacher" if role == "teacher" else trained.shipped].name
             artifacts[name] = receipt(name, out / name, preset.format, f"export.{preset.format}", [source],
                                       preset=preset.name, params=count_params(model), task=task.name,
                                       signature={"inputs": [s.describe() for s in sig.inputs],
                                                  "outputs": [s.describe() for s in sig.outputs]},
                                       **shipped, **meta)
-            checks[name] = parity.check_file(preset, name, out / name, trained.test_outputs[role], ds.x_test,
-                                             ds.y_test, classes=task.name != "embed")
+            checks[name] = result if result is not None else check(out / name)
             advance(file=name)
     return Exported(artifacts, checks)

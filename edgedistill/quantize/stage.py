@@ -123,16 +123,33 @@ def quantize_all(recipe, trained, exported: Exported, out: Path, reporter, base:
     src = exported.artifacts[SOURCE]
     artifacts, checks = {}, {}
     with reporter.task("quantize", len(presets)) as advance, tempfile.TemporaryDirectory() as tmp:
-        s = sources(trained, src.path, _coreml_source(trained, exported, Path(tmp)), trained.dataset.x_train)
+        fp32, onnx_input, graph = _float_source(trained, src, presets, Path(tmp))
+        s = sources(trained, fp32, _coreml_source(trained, exported, Path(tmp)), trained.dataset.x_train)
         for preset in presets:
             name = preset.artifact_name("student")
             meta, checks[name] = derive(preset, name, out, s, auto_exclude=recipe.export.auto_exclude)
-            inputs = [COREML_SOURCE if preset.format == "coreml" else SOURCE]
+            inputs = [COREML_SOURCE if preset.format == "coreml" else onnx_input]
+            extra = {"source_graph": graph} if graph and preset.format != "coreml" else {}
             artifacts[name] = receipt(name, out / name, preset.format, f"quantize.{preset.format}", inputs,
-                                      preset=preset.name, params=src.meta["params"], quantization=meta,
+                                      preset=preset.name, params=src.meta["params"], quantization=meta, **extra,
                                       **{k: src.meta[k] for k in ("tokenizer",) if k in src.meta})
             advance(file=name)
     return Exported(artifacts, checks)
+
+
+def _float_source(trained, src, presets, out: Path) -> tuple[Path, str, str | None]:
+    """The ONNX graph derived files are made from: (path, receipt input, note). A student-fp32.onnx whose
+    transformer ops were fused (export/fusion.py) is re-exported unfused into `out`: the quantizers leave
+    com.microsoft Attention in float (its Q/K/V weights, a quarter of each layer's, stay fp32: MiniLM's
+    int8-dynamic file was 8 MB larger), and plain ONNX ops suit every runtime and execution provider."""
+    if not src.meta.get("fusion", {}).get("kept") or all(p.format == "coreml" for p in presets):
+        return src.path, SOURCE, None
+    from ..export.onnx import export_onnx
+
+    path = out / "student-fp32-unfused.onnx"
+    export_onnx(trained.student, trained.task.signature(trained.dataset), path, load_preset("onnx-fp32").opset)
+    return (path, trained.weights[trained.shipped].name,
+            f"the student re-exported unfused ({SOURCE} holds onnxruntime-fused transformer ops)")
 
 
 def _coreml_source(trained, exported: Exported, out: Path):
