@@ -139,7 +139,9 @@ def quantize_dynamic_int8(src: Path, dst: Path, q) -> dict:
     """Weights to int8 ahead of time, activations quantized per batch at run time (no calibration).
 
     onnxruntime's CPU ConvInteger takes only uint8 weights, so dynamic quantization covers
-    MatMul/Gemm (where transformer and classifier weights live) and leaves Conv in float."""
+    MatMul/Gemm (where transformer and classifier weights live) and, when the preset lists Gather,
+    embedding tables (a Gather from an initializer: 30522 × 128 of a MiniLM student's 4.7M weights),
+    and leaves Conv in float."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     sat = host_saturation(q.saturation)
@@ -148,12 +150,13 @@ def quantize_dynamic_int8(src: Path, dst: Path, q) -> dict:
         try:
             with silenced():
                 quantize_dynamic(str(pre), str(dst), per_channel=q.per_channel, reduce_range=sat.reduce_range,
-                                 weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                                 weight_type=QuantType.QInt8, op_types_to_quantize=list(q.op_types),
                                  nodes_to_exclude=list(q.nodes_to_exclude))
         except Exception as exc:
             raise StageError(f"dynamic quantization of {Path(src).name} failed: {exc}") from exc
     onnx.checker.check_model(str(dst), full_check=True)
-    return {"scheme": "dynamic int8 (MatMul/Gemm weights; activations at run time)", "per_channel": q.per_channel,
+    return {"scheme": f"dynamic int8 ({'/'.join(q.op_types)} weights; activations at run time)",
+            "per_channel": q.per_channel,
             "reduce_range": sat.reduce_range, "reduce_range_reason": sat.reason, "saturation": sat.to_json(),
             "cpu_flags": cpu()["flags"]}
 
