@@ -79,6 +79,7 @@ def training(folder: Path) -> dict:
            **{s: t["students"][s]["metrics"]["accuracy"]["value"] for s in STUDENTS if s in t["students"]}}
     return {"folder": str(folder), "recipe": report["recipe"]["name"], "seed": config["seed"],
             "variant": "tinybert" if config["distill"]["terms"] else "kd", "teacher_cached": t["teacher"]["cached"],
+            "shipped": t["shipped"],  # the student the files are of (minilm-news: distilled)
             "accuracy": acc, "share_of_teacher": {s: 100 * acc[s] / acc["teacher"] for s in STUDENTS if s in acc},
             "beats_scratch": {s: acc[s] > acc["scratch"] for s in STUDENTS[1:] if s in acc}}
 
@@ -261,13 +262,14 @@ def label_table(lab: dict) -> list[str]:
 def goals(runs: list[dict], m: dict) -> list[tuple[str, bool, str]]:
     """(goal, met, margin) for the issue's targets; the 97% one over the tinybert variant's seeds."""
     main = [r for r in runs if r["variant"] == "tinybert"] or runs
-    share = [r["share_of_teacher"]["distilled_transfer"] for r in main]
+    share = [r["share_of_teacher"][r["shipped"]] for r in main]
     f = m["files"]
     speed = f["teacher-fp32"]["p50_ms"] / f["student-int8"]["p50_ms"]
     size = f["teacher-fp32"]["bytes"] / f["student-int8"]["bytes"]
     t8 = f["teacher-fp32"]["p50_ms"] / f["teacher-int8"]["p50_ms"]
     drop = f["teacher-fp32"]["accuracy"] - f["teacher-int8"]["accuracy"]
-    out = [("shipped student ≥ 97% of teacher accuracy (mean over seeds)", statistics.mean(share) >= 97,
+    goal = f"shipped student ({main[0]['shipped']}) ≥ 97% of teacher accuracy (mean over seeds)"
+    out = [(goal, statistics.mean(share) >= 97,
             f"{statistics.mean(share):.2f}% (min {min(share):.2f}%), margin {statistics.mean(share) - 97:+.2f} pts"),
            ("student int8 p50 ≥ 5× lower than teacher fp32", speed >= 5, f"{speed:.2f}×, margin {speed - 5:+.2f}×"),
            ("student int8 file ≥ 10× smaller than teacher fp32", size >= 10, f"{size:.1f}×, margin {size - 10:+.1f}×")]
