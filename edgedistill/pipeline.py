@@ -195,7 +195,8 @@ def distill_only(recipe_arg=None, out: Path | None = None, force: bool = False, 
                "processes": dist.world, "seconds": time.perf_counter() - start, "how": "measured",
                "task": recipe.task, "headline": trained.task.headline, "shipped": trained.shipped,
                "teacher": {**asdict(trained.teacher_result), "cached": trained.teacher_cached,
-                           **({"warning": trained.teacher_warning} if trained.teacher_warning else {})},
+                           **({"warning": trained.teacher_warning} if trained.teacher_warning else {}),
+                           **({"labelling": trained.labelling} if trained.labelling else {})},
                "students": {k: asdict(r) for k, r in trained.students.items()},
                "weights": {k: a.path.name for k, a in trained.weights.items()}}
         if dist.is_main:

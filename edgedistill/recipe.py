@@ -106,6 +106,9 @@ class TeacherConfig(ModelConfig):
     pooling: Literal["mean", "cls"] = "mean"  # huggingface/bert: token states → one vector (mean over the mask)
     train: TrainConfig | None = None  # required for source = "train"; ignored otherwise
     finetune: FinetuneConfig | None = None  # huggingface: train a classification head (and the encoder) first
+    # who fills the teacher-output cache: the teacher itself, or its int8 ONNX copy (faster; outputs only,
+    # spot-checked against the teacher: distill/labeller.py)
+    label_with: Literal["torch", "onnx-int8"] = "torch"
 
 
 class StudentConfig(ModelConfig):

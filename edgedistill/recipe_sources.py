@@ -99,6 +99,8 @@ def _check_teacher(recipe, source: str) -> None:
         raise ConfigError(source, "teacher.train", "required for teacher source 'train' (the teacher is trained "
                                                    "in the run)", "add [teacher.train] with epochs and lr, or set "
                                                                   "teacher.source to load a pretrained teacher")
+    if t.label_with == "onnx-int8":
+        _check_labeller(recipe, source)
     from .models import HOOKLESS
 
     for i, term in enumerate(recipe.distill.terms):
@@ -108,6 +110,20 @@ def _check_teacher(recipe, source: str) -> None:
                               f"{fmt} teachers support response/embedding losses only (no named layers to hook)",
                               "compare outputs (remove student_layer/teacher_layer), or give the teacher as "
                               "safetensors + arch/factory")
+
+
+def _check_labeller(recipe, source: str) -> None:
+    """The int8 labeller fills the cache with outputs, from a torch teacher it can export."""
+    t, d = recipe.teacher, recipe.distill
+    why = None
+    if t.source in ("onnx", "torchscript"):
+        why = f"a {t.source} teacher is not exported from torch here"
+    elif d.teacher_outputs == "live":
+        why = "it fills the teacher-output cache, and distill.teacher_outputs = live skips the cache"
+    elif any(term.teacher_layer or term.map is not None for term in d.terms):
+        why = "an int8 ONNX copy gives outputs only, and distill.terms read teacher layers"
+    if why:
+        raise ConfigError(source, "teacher.label_with", f"onnx-int8: {why}", 'set label_with = "torch"')
 
 
 def _check_path(source: str, key: str, value: str, expected: str) -> None:

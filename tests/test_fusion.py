@@ -160,32 +160,3 @@ class Bag(torch.nn.Module):
     def forward(self, input_ids, attention_mask):
         m = attention_mask.unsqueeze(-1).float()  # (B, T, 1)
         return {"logits": self.head((self.emb(input_ids) * m).sum(1) / m.sum(1).clamp(min=1))}
-
-
-def test_pipeline_ships_fused_fp32_and_derives_int8_from_the_unfused_graph(model, data, tmp_path):
-    from edgedistill.export.stage import export_all
-    from edgedistill.progress import Reporter
-    from edgedistill.quantize.stage import quantize_all
-
-    export = SimpleNamespace(presets=("onnx-fp32", "onnx-int8-dynamic"), author="", license="", version="",
-                             auto_exclude=False)
-    recipe = SimpleNamespace(name="fusion", task="classify", export=export, data=SimpleNamespace(tokenizer=None),
-                             section_hash=lambda: "0")
-    ref = torch_logits(model, data.x_test)
-    teacher = Bag()  # not a transformer: exported as ever, no fusion
-    trained = SimpleNamespace(dataset=data, task=get_task("classify"), teacher=teacher, student=model,
-                              shipped="distilled", weights={"teacher": tmp_path / "teacher.safetensors",
-                                                            "distilled": tmp_path / "student.safetensors"},
-                              test_outputs={"teacher": torch_logits(teacher, data.x_test), "student": ref})
-    reporter = Reporter(quiet=True)
-    exported = export_all(recipe, trained, tmp_path, reporter)
-    fp32 = exported.artifacts["student-fp32.onnx"]
-    assert fp32.meta["fusion"]["kept"] and fp32.meta["fusion"]["contrib_ops"] == FUSED
-    assert fp32.meta["ops"].get("Attention") == 2  # the receipt describes the file as shipped
-    assert "fusion" not in exported.artifacts["teacher-fp32.onnx"].meta
-    assert exported.parity["student-fp32.onnx"]["max_abs_diff"]["value"] < 1e-4
-    q = quantize_all(recipe, trained, exported, tmp_path, reporter)
-    int8 = q.artifacts["student-int8-dynamic.onnx"]
-    assert "re-exported unfused" in int8.meta["source_graph"] and int8.inputs == ("student.safetensors",)
-    assert not any(d == "com.microsoft" and op in FUSED for d, op in ops(int8.path))  # every MatMul quantizable
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left in the run folder

@@ -138,6 +138,24 @@ def test_files_take_named_token_inputs_of_any_length(result):
     assert sess.run(None, feed)[0].shape == (2, 3)
 
 
+def test_fused_fp32_files_ship_and_int8_comes_from_the_unfused_graph(result):
+    """Both fp32 files of the run are onnxruntime-fused (kept: parity held); the int8 file is made from the
+    student re-exported unfused, so every MatMul is quantized; nothing temporary is left in the run folder."""
+    arts = result.report["artifacts"]
+    for name in ("teacher-fp32.onnx", "student-fp32.onnx"):
+        fusion = arts[name]["meta"]["fusion"]
+        assert fusion["kept"] and fusion["contrib_ops"].get("Attention", 0) >= 1, fusion
+        assert result.report["parity"][name]["max_abs_diff"]["value"] < 1e-4
+    int8 = arts["student-int8-dynamic.onnx"]
+    assert "re-exported unfused" in int8["meta"]["source_graph"]
+    import onnx
+
+    ops = {(n.domain, n.op_type) for n in onnx.load(str(result.out / "student-int8-dynamic.onnx")).graph.node}
+    assert ("", "MatMulInteger") in ops or ("com.microsoft", "DynamicQuantizeMatMul") in ops, ops
+    assert not [op for d, op in ops if d == "com.microsoft" and op in ("Attention", "SkipLayerNormalization")]
+    assert not [p.name for p in result.out.iterdir() if p.name.startswith(".")]
+
+
 def test_parity_bench_and_gate(result):
     report = result.report
     assert result.verdict.passed, [c for c in result.verdict.checks if not c.passed]
@@ -156,10 +174,12 @@ def test_killed_while_a_student_learns_from_layers_resumes_bit_for_bit(folder, r
     from safetensors.numpy import load_file
 
     out = tmp_path / "run"
-    kill_run_at(folder / "tinybert.toml", out, tmp_path / ".run.checkpoints" / "student-distilled" / "step-00000003",
-                cache)
+    recipe = folder / "tinybert-unbenched.toml"  # the same training; no bench or gate (not what this tests)
+    text = (folder / "tinybert.toml").read_text()
+    recipe.write_text(text[:text.index("[bench]")] + "[bench]\ndevices = []\n")
+    kill_run_at(recipe, out, tmp_path / ".run.checkpoints" / "student-distilled" / "step-00000003", cache)
     assert not out.exists()
-    done = cli("run", folder / "tinybert.toml", "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
+    done = cli("run", recipe, "--out", out, "--quiet", "--resume", "--checkpoint-every", "1",
                env={"EDGEDISTILL_CACHE": str(cache)})
     assert done.returncode == 0, done.stderr
     for name in ("teacher", "student-scratch", "student-distilled", "student-distilled_transfer"):
@@ -175,3 +195,26 @@ def test_two_processes_distil_the_transformer(folder, cache, tmp_path):
     assert doc["processes"] == 2 and doc["teacher"]["steps"] > 0  # fine-tuned once, on rank 0
     assert doc["students"]["distilled_transfer"]["metrics"]["accuracy"] >= 80, doc["students"]
     assert len(list((tmp_path / "cache" / "teacher-outputs").iterdir())) == 1  # filled once, shared by the ranks
+
+
+def test_an_int8_onnx_copy_of_the_teacher_labels_the_cache(folder, tmp_path):
+    """label_with = "onnx-int8": outputs from the int8 copy, spot-checked against fp32 and recorded; a rerun
+    reads the cache and builds no copy."""
+    from edgedistill.pipeline import distill_only
+    from edgedistill.progress import Reporter
+
+    text = (folder / "tinybert.toml").read_text()
+    text = text[:text.index("[[distill.terms]]")] + text[text.index("[export]"):]  # outputs only: no layer terms
+    text = text.replace('path = "tiny-bert"\n', 'path = "tiny-bert"\nlabel_with = "onnx-int8"\n', 1)
+    recipe = folder / "tinybert-int8.toml"
+    recipe.write_text(text)
+    cache = tmp_path / "cache"
+    first = distill_only(recipe, out=tmp_path / "a", reporter=Reporter(quiet=True), cache_dir=cache)
+    spot = first["teacher"]["labelling"]
+    assert spot["label_with"] == "onnx-int8" and spot["rows"] == 256 and spot["agreement"] >= 90, spot
+    assert first["students"]["distilled_transfer"]["metrics"]["accuracy"] >= 80, first["students"]
+    again = distill_only(recipe, out=tmp_path / "b", reporter=Reporter(quiet=True), cache_dir=cache)
+    assert again["teacher"]["labelling"] == {"label_with": "onnx-int8",
+                                             "spot_check": "none: the outputs came from the cache"}
+    metrics = [{k: r["metrics"] for k, r in doc["students"].items()} for doc in (first, again)]
+    assert metrics[0] == metrics[1]  # the same labels, read back

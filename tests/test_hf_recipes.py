@@ -80,6 +80,10 @@ def test_defaults_follow_the_teacher_folder(folder):
     ("", 'path = "train.jsonl"', 'path = "train.jsonl"\nunlabeled = "/usr/share/wordnet-not-here"',
      "data.unlabeled"),
     ("[export]\npresets = [\"onnx-fp32\", \"coreml-fp16\"]\n", "", "", "export.presets[1]"),
+    ("[[distill.terms]]\nloss = \"hidden_mse\"\nmap = \"uniform\"\n", 'path = "tiny-bert"',
+     'path = "tiny-bert"\nlabel_with = "onnx-int8"', "teacher.label_with"),
+    ("[distill]\nteacher_outputs = \"live\"\n", 'path = "tiny-bert"', 'path = "tiny-bert"\nlabel_with = "onnx-int8"',
+     "teacher.label_with"),
 ])
 def test_misconfigurations_name_the_key(folder, text, old, new, key):
     assert key_of(folder, text, old, new) == key

@@ -176,7 +176,9 @@ def test_no_gradient_reaches_the_teacher(name):
     labels = torch.tensor([0, 1, 2, UNLABELED, 1, 0])
     loss = as_loss(LOSSES.get(name))
     (sf, se, sl), (tf, te, tl) = student(x), teacher(x)  # teacher NOT under no_grad: the loss must detach
-    if loss.compares == "features":
+    if name == "attention_mse":  # attention probabilities (B, heads, T, T): the features' own softmax maps
+        value = loss(*(torch.softmax(f.unsqueeze(-1) * f.unsqueeze(-2), -1) for f in (sf, tf)))
+    elif loss.compares == "features":
         value = loss(sf, tf)
     elif loss.uses_labels:
         value = loss(sl, tl, labels if name != "cross_entropy" else labels.clamp(min=0))

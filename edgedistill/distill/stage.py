@@ -10,7 +10,7 @@ embed: distilled, distilled_transfer. Every student starts from the same initial
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class Trained:
     test_outputs: dict[str, np.ndarray]  # "teacher" / "student" → primary outputs on the test rows: parity refs
     references: dict  # the eval set's reference arrays for the test rows (tasks/metrics.py)
     teacher_warning: str = ""  # e.g. a pretrained teacher near chance (teacher.chance_warning)
+    labelling: dict = field(default_factory=dict)  # teacher.label_with = "onnx-int8": its spot check (labeller.py)
 
 
 def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, source: str | None = None,
@@ -85,9 +86,9 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
     runs = runs_for(task, recipe)
     transfer = any(r.rows == "labeled+transfer" for r in runs)
     x_all, y_all = with_transfer(x, y, Rows(ds.x_unlabeled)) if transfer else (x, y)
-    out_all = None
+    out_all, labelling = None, {}
     if any(r.loss == "teacher" for r in runs):
-        out_all = _teacher_outputs(recipe, task, teacher, x_all, terms, ds.num_classes, cache_dir, reporter, dist)
+        out_all, labelling = _teacher_outputs(recipe, task, teacher, x_all, terms, ds, cache_dir, reporter, dist)
     results, weights, models = {}, {}, {}
     for run in runs:
         xs, ys, outputs = _rows_of(run, recipe, task, teacher, x, y, x_all, y_all, out_all, weights, out, dist)
@@ -120,7 +121,7 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
                   + f" ({count_params(models[shipped]):,} params, {ratio:.0f}× fewer)")
     test_outputs = {"teacher": t_test, "student": predict(models[shipped], x_test, task).numpy()}
     return Trained(task, ds, teacher, t_result, cached, shipped, models[shipped], results, weights, test_outputs,
-                   refs, warning)
+                   refs, warning, labelling)
 
 
 def fit_task(task: Task, recipe, ds: Dataset) -> Dataset:
@@ -194,8 +195,9 @@ def _first_on_main(dist: Dist, make):
     return result if dist.is_main else make()
 
 
-def _teacher_outputs(recipe, task, teacher, x_all, terms, classes: int, cache_dir, reporter, dist: Dist = SINGLE):
-    """Where the students read the teacher's outputs: the cache, or the teacher run on every batch."""
+def _teacher_outputs(recipe, task, teacher, x_all, terms, ds, cache_dir, reporter, dist: Dist = SINGLE):
+    """(where the students read the teacher's outputs: the cache, or the teacher run on every batch;
+    the int8 labeller's spot check against the fp32 teacher, {} when none ran)."""
     d = recipe.distill
     stored = Stored(tuple(dict.fromkeys(t.teacher_layer for t in terms if t.teacher_layer)), d.cache_dtype,
                     d.cache_top_k)
@@ -204,11 +206,24 @@ def _teacher_outputs(recipe, task, teacher, x_all, terms, classes: int, cache_di
     if d.teacher_outputs == "live" or augmented:  # recipe.py refuses "cache" with augmentation
         reason = f"inputs augmented on the fly ({', '.join(augmented)})" if augmented else "teacher_outputs = live"
         reporter.info(f"teacher outputs: computed live on every batch ({reason})")
-        return LiveOutputs(teacher, stored.layers, task)
+        return LiveOutputs(teacher, stored.layers, task), {}
     preprocessing = "none" if task.name == "classify" else f"task={task.name}"  # how the teacher was called
-    return teacher_outputs(teacher, x_all, stored, classes, cache_dir, preprocessing, reporter=reporter,
-                           rank=dist.rank, world=dist.world, barrier=dist.barrier,  # each rank fills its share
-                           task=task, data=str(recipe.data.path or recipe.data.name))
+    if recipe.teacher.label_with == "onnx-int8":  # an int8 ONNX copy labels; built only if the cache is empty
+        from .labeller import SPOT, OnnxLabeller
+
+        teacher = OnnxLabeller(teacher, task, task.signature(ds), x_all.take(slice(0, min(SPOT, len(x_all)))))
+    out = teacher_outputs(teacher, x_all, stored, ds.num_classes, cache_dir, preprocessing, reporter=reporter,
+                          rank=dist.rank, world=dist.world, barrier=dist.barrier,  # each rank fills its share
+                          task=task, data=str(recipe.data.path or recipe.data.name))
+    spot = getattr(teacher, "spot", None)
+    if recipe.teacher.label_with == "onnx-int8":
+        spot = {"label_with": "onnx-int8", **(spot or {"spot_check": "none: the outputs came from the cache"})}
+        if dist.is_main:
+            figure = (f"top-1 agreement {spot['agreement']:.2f}%" if "agreement" in spot else
+                      f"mean cosine {spot['cosine']:.5f}" if "cosine" in spot else spot["spot_check"])
+            reporter.info(f"teacher outputs: labelled by the teacher's int8 ONNX copy; vs fp32 on its first "
+                          f"{spot.get('rows', 0)} rows: {figure}")
+    return out, spot or {}
 
 
 def _save(model: torch.nn.Module, path: Path, name: str) -> Artifact:

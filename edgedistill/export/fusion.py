@@ -38,7 +38,7 @@ _PROBES = (np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 1, 0, 1]]), np.arr
 
 
 def fusable(model) -> bool:
-    """True for a Hugging Face transformer wrapper (models/hf.py), the only kind the BERT optimizer knows."""
+    """True for a Hugging Face transformer wrapper (models/hf.py), the only models the BERT optimizer knows."""
     from ..models.hf import TextTransformer
 
     return isinstance(model, TextTransformer)
