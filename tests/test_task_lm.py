@@ -99,6 +99,7 @@ def test_report_command_shows_the_perplexity_table(lm_run):
     assert "test perplexity" in r.stdout and "student: word (shipped)" in r.stdout
 
 
+@pytest.mark.slow  # a third whole-pipeline kill + resume: tests/test_resume.py (tiny) and test_hf_pipeline.py run one
 def test_run_killed_mid_training_resumes_bit_identical(lm_run, tmp_path, cache_dir):
     """SIGKILL `edgedistill run` while the word-level student trains, then `run --resume`."""
     ref, _ = lm_run

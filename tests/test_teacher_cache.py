@@ -137,16 +137,18 @@ def test_an_unknown_augmentation_says_what_it_meant():
 
 
 def test_auto_runs_the_teacher_live_when_inputs_are_augmented(teacher, x, capsys):
+    from types import SimpleNamespace
+
     from edgedistill.distill.stage import _teacher_outputs
     from edgedistill.tasks import get_task
 
     recipe, _ = load_recipe(TINY, {"student": {"transfer_train": {"augment": {"noise": 0.1}}}})
-    classify = get_task("classify")
-    got = _teacher_outputs(recipe, classify, teacher, x, (), 10, None, Reporter())
-    assert isinstance(got, tc.LiveOutputs)
+    classify, ds = get_task("classify"), SimpleNamespace(num_classes=10)  # what the cache path reads of the data
+    got, labelling = _teacher_outputs(recipe, classify, teacher, x, (), ds, None, Reporter())
+    assert isinstance(got, tc.LiveOutputs) and labelling == {}
     assert "live on every batch (inputs augmented on the fly (student.transfer_train))" in capsys.readouterr().err
     recipe, _ = load_recipe(TINY)
-    assert isinstance(_teacher_outputs(recipe, classify, teacher, x, (), 10, None, Reporter(quiet=True)),
+    assert isinstance(_teacher_outputs(recipe, classify, teacher, x, (), ds, None, Reporter(quiet=True))[0],
                       tc.CachedOutputs)
 
 
