@@ -278,8 +278,12 @@ def _with_vocab(recipe: Recipe, source: str) -> Recipe:
             size = None  # the teacher's loader names the broken file
         if isinstance(size, int) and size > 0:
             return recipe.model_copy(update={"student": s.model_copy(update={"vocab": size})})
-    file = Path(tok) / "tokenizer.json" if tok and Path(tok).is_dir() else Path(tok or "")
-    if not tok or not file.is_file():
+    from .data.text import tokenizer_file
+    from .errors import InputFileError
+
+    try:
+        file = tokenizer_file(tok)
+    except (ConfigError, InputFileError):
         return recipe  # the source checks name the missing teacher folder or tokenizer
     try:
         from tokenizers import Tokenizer

@@ -71,7 +71,9 @@ def _check_data(d, source: str) -> None:
                               "to take it from)", 'tokenizer = "my-model/tokenizer.json"')
         _check_path(source, "data.tokenizer", d.tokenizer, "file or folder")
     if d.unlabeled:
-        if d.unlabeled.startswith("/usr/share/wordnet") and not Path(d.unlabeled).exists():
+        from .data.wordnet import DEBIAN
+
+        if Path(d.unlabeled).is_relative_to(DEBIAN) and not Path(d.unlabeled).exists():
             raise ConfigError(source, "data.unlabeled", f"no WordNet at {d.unlabeled}",
                               "apt-get install -y wordnet-base (`make` does, as root)")
         _check_path(source, "data.unlabeled", d.unlabeled, "file or folder")

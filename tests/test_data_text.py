@@ -245,3 +245,16 @@ def test_reservoir_sample_is_seeded_in_order_and_even():
     counts = np.bincount([int(t) // 250 for t in a], minlength=4)
     assert (abs(counts - 25) <= 12).all(), counts
     assert sample(iter(texts[:5]), 100, seed=0) == texts[:5]
+
+
+def test_wordnet_bytes_that_are_not_utf8_are_named(tmp_path, tok):
+    from edgedistill.data.wordnet import glosses
+
+    wn = tmp_path / "wordnet"
+    wn.mkdir()
+    (wn / "data.noun").write_bytes(WORDNET_NOUN.encode() + b"00002000 03 n 01 x 0 000 | caf\xe9 au lait\n")
+    for name in ("data.verb", "data.adj", "data.adv"):
+        (wn / name).write_text("  1 licence header only\n")
+    with pytest.raises(InputFileError) as info:
+        list(glosses(wn))
+    assert info.value.exit_code == 3 and str(wn / "data.noun") + ":5" in str(info.value)

@@ -173,3 +173,15 @@ def test_all_padding_columns_are_cut_without_changing_anything(folder):
     torch.testing.assert_close(tap["hidden.1"][:, :12], h, atol=1e-5, rtol=1e-5)  # same states, zeros after
     assert tap["hidden.1"][:, 9:].abs().max() == 0 and tap["attention.2"][:, :, 9:].abs().max() == 0
     torch.testing.assert_close(tap["attention.2"][:, :, :9, :9], a[:, :, :9, :9], atol=1e-5, rtol=1e-5)
+
+
+def test_a_config_too_large_for_memory_is_refused_before_allocating(folder, tmp_path):
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    cfg = json.loads((folder / "config.json").read_text())
+    (huge / "config.json").write_text(json.dumps({**cfg, "hidden_size": 65536, "num_attention_heads": 2,
+                                                  "intermediate_size": 262144, "num_hidden_layers": 48}))
+    (huge / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    with pytest.raises(InputFileError) as info:
+        load_folder(teacher_cfg(huge), 3)
+    assert info.value.exit_code == 3 and "parameters" in str(info.value) and "config.json" in str(info.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -195,3 +196,14 @@ def eval_set(path: Path) -> None:
                 labels_kind(a, where, f"array {name!r}")
             else:
                 finite(a.astype(np.float32, copy=False) if a.dtype.kind == "f" else a, where, f"array {name!r}")
+
+
+def utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, one line at a time; a byte that is not UTF-8 names its line."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM (Excel) is not text
+            except UnicodeDecodeError as exc:
+                raise InputFileError(f"{path}:{n}", f"not UTF-8 text (byte {exc.start} of the line)",
+                                     "save the file as UTF-8") from None

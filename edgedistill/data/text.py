@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import ConfigError, InputFileError
 from . import checks
 from .base import Dataset, labels, split, take
+from .checks import utf8_lines
 
 NAMES = ("input_ids", "attention_mask")  # the inputs of every huggingface text model (models/hf.py)
 CHUNK = 4096  # texts per encode_batch call: fast (Rust threads) while the strings held stay few
@@ -138,17 +139,6 @@ def encode(tok, texts: Iterable[str], max_len: int, where: str, chunk: int = CHU
 
 # --- reading the files --------------------------------------------------------------------------------
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a UTF-8 file, one line at a time; a byte that is not UTF-8 names its line."""
-    with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            try:
-                yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM (Excel) is not text
-            except UnicodeDecodeError as exc:
-                raise InputFileError(f"{path}:{n}", f"not UTF-8 text (byte {exc.start} of the line)",
-                                     "save the file as UTF-8") from None
-
-
 def read_document(path: Path) -> str:
     """One example file: UTF-8, else cp1252, else latin-1 (legacy corpora); NUL bytes → refused."""
     data = Path(path).read_bytes()
@@ -176,7 +166,7 @@ def _text(value, where: str, key: str) -> str:
 
 def _jsonl(path: Path, cfg) -> Iterator[tuple[str, str, object]]:
     """(where, text, label or None) per non-blank line of a .jsonl file."""
-    for n, line in _lines(path):
+    for n, line in utf8_lines(path):
         if not line.strip():
             continue
         where = f"{path}:{n}"
@@ -195,7 +185,7 @@ def _jsonl(path: Path, cfg) -> Iterator[tuple[str, str, object]]:
 
 def _csv(path: Path, cfg) -> Iterator[tuple[str, str, object]]:
     """(where, text, label or None) per row of a .csv file whose header names the fields."""
-    lines = (ln for _, ln in _lines(path))
+    lines = (ln for _, ln in utf8_lines(path))
     reader = csv.DictReader(lines)
     try:
         header = reader.fieldnames or []
@@ -217,7 +207,7 @@ def _csv(path: Path, cfg) -> Iterator[tuple[str, str, object]]:
 
 def _tsv(path: Path) -> Iterator[tuple[str, str, object]]:
     """(where, text, label) per non-blank `label<TAB>text` line."""
-    for n, line in _lines(path):
+    for n, line in utf8_lines(path):
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
@@ -318,7 +308,7 @@ def _unlabeled_texts(path: Path, cfg) -> Iterator[str]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".csv"):
         return (text for _, text, _ in (_jsonl if suffix == ".jsonl" else _csv)(path, cfg))
-    return (part for _, ln in _lines(path) for part in ln.splitlines() if part.strip())  # as files._lines
+    return (part for _, ln in utf8_lines(path) for part in ln.splitlines() if part.strip())  # as files._lines
 
 
 def unlabeled_text(path, cfg) -> dict:

@@ -22,12 +22,13 @@ def is_wordnet(folder: Path) -> bool:
 
 def glosses(folder: Path) -> Iterator[str]:
     """Definitions and example sentences, in file order: `(a) "the cat sat"` → `the cat sat`."""
+    from .checks import utf8_lines  # a byte that is not UTF-8 names its file:line (exit 3)
+
     for name in FILES:
-        with open(Path(folder) / name, encoding="utf-8", errors="strict") as f:
-            for line in f:
-                if line.startswith("  ") or " | " not in line:
-                    continue
-                for part in line.split(" | ", 1)[1].split(";"):
-                    text = part.strip().strip('"').strip()
-                    if len(text) > 2:
-                        yield text
+        for _, line in utf8_lines(Path(folder) / name):
+            if line.startswith("  ") or " | " not in line:
+                continue
+            for part in line.split(" | ", 1)[1].split(";"):
+                text = part.strip().strip('"').strip()
+                if len(text) > 2:
+                    yield text

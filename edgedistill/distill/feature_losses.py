@@ -23,7 +23,7 @@ def hint_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     teacher = teacher.detach()
     if student.shape != teacher.shape:
         raise ValueError(f"hint shapes differ: student {tuple(student.shape)} vs teacher {tuple(teacher.shape)} "
-                         "(an adapter should have matched them)")
+                         "(an adapter or projection should have matched them)")
     return F.mse_loss(student, teacher)
 
 

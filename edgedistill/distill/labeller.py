@@ -61,8 +61,10 @@ class OnnxLabeller(nn.Module):
 
     def _run(self, batch: dict) -> torch.Tensor:
         if "attention_mask" in batch:  # all-padding columns change nothing (models/hf.py): cut them
+            from ..models.hf import used_length
+
             mask = batch["attention_mask"]
-            used = int(mask.any(0).nonzero().max()) + 1 if mask.any() else mask.shape[1]
+            used = used_length(mask)
             batch = {k: v[:, :used] if v.dim() == 2 and v.shape[1] == mask.shape[1] else v for k, v in batch.items()}
         feed = {s.name: batch[s.name].numpy() for s in self.signature.inputs}
         return torch.from_numpy(np.asarray(self._session.run(None, feed)[0], dtype=np.float32))

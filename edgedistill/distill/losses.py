@@ -107,7 +107,7 @@ for _name, _fn in {
     "hint_mse": fl.hint_mse, "attention_transfer": fl.attention_transfer,
     "rkd": fl.rkd, "similarity_preserving": fl.similarity_preserving,
     "embedding_cosine": fl.embedding_cosine, "embedding_mse": fl.embedding_mse,
-    "hidden_mse": tl.hidden_mse, "attention_mse": tl.attention_mse,
+    "hidden_mse": fl.hint_mse, "attention_mse": tl.attention_mse,  # hidden_mse: with a token-wise projection
 }.items():
     LOSSES.register(_name, Loss(_fn, *TRAITS[_name]))
 

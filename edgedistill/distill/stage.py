@@ -160,7 +160,7 @@ def _terms(recipe, probe: dict, source: str) -> tuple[Term, ...]:
     """The recipe's extra loss terms, with layer names checked against `probe` (role → a fresh model)."""
     out = []
     for i, t in enumerate(recipe.distill.terms):
-        pairs = [(t.student_layer, t.teacher_layer)] if t.map is None else _map_pairs(t, probe, f"{source}", i)
+        pairs = [(t.student_layer, t.teacher_layer)] if t.map is None else _map_pairs(t, probe, source, i)
         for s_layer, t_layer in pairs:
             for role, layer in (("student", s_layer), ("teacher", t_layer)):
                 try:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ..artifacts import atomic_write_text, raise_unusable
+from ..artifacts import atomic_write_text, raise_unusable, sha256_path
 from ..cache import code_version, content_key, entry_lock
 from ..models import build_model, count_params, save_weights
 from ..models.teachers import check_on_data, load_pretrained
@@ -34,7 +34,7 @@ def teacher_key(recipe, data_hash: str) -> str:
     """The cache key of the teacher this recipe and data would train."""
     parts = [recipe.teacher.model_dump(mode="json"), recipe.seed, data_hash, code_version()]
     if recipe.teacher.source == "huggingface":  # fine-tuned from this folder's exact weights
-        parts.append(folder_hash(Path(recipe.teacher.path)))
+        parts.append(sha256_path(Path(recipe.teacher.path)))
     if recipe.teacher.factory:  # the user's module is training code too
         from ..models.imports import module_file_hash
 
@@ -47,19 +47,6 @@ def teacher_probe(recipe, ds) -> torch.nn.Module:
     if recipe.teacher.source == "train":
         return build_model(recipe.teacher, ds.input_shape, ds.num_classes)
     return load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
-
-
-def folder_hash(folder: Path) -> str:
-    """sha256 over a model folder's config and weight files (names and bytes)."""
-    import hashlib
-
-    from ..artifacts import sha256_path
-
-    h = hashlib.sha256()
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and (p.suffix in (".safetensors", ".bin") or p.name == "config.json"):
-            h.update(f"{p.name}:{sha256_path(p)}".encode())
-    return h.hexdigest()
 
 
 def _fresh(recipe, ds) -> torch.nn.Module:

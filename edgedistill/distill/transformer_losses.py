@@ -16,16 +16,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .feature_losses import hint_mse
+
 TAP = {"hidden_mse": "hidden", "attention_mse": "attention"}  # the tap each mapped loss reads
 
 
-def hidden_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Token states (B, T, H) after the student's projection: mean squared error to the teacher's."""
-    teacher = teacher.detach()
-    if student.shape != teacher.shape:
-        raise ValueError(f"hidden states differ: student {tuple(student.shape)} vs teacher {tuple(teacher.shape)} "
-                         "(the projection should have matched them)")
-    return F.mse_loss(student, teacher)
+# Token states (B, T, H) after the student's projection: FitNets' hint MSE, the same function — what differs
+# is the projection (token_adapter, over the last axis) the objective builds for it
+hidden_mse = hint_mse
 
 
 def attention_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

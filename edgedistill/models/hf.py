@@ -57,9 +57,7 @@ class TextTransformer(nn.Module):
         att = any(m._forward_hooks for m in self.attention.values())
         full = input_ids.shape[1]
         if not torch.compiler.is_compiling():  # eager only: an exported graph keeps whatever length it is fed
-            # columns that are padding in every row change nothing (masked keys, masked pooling): a batch of
-            # short texts padded to 128 runs at its own longest length
-            used = int(attention_mask.any(0).nonzero().max()) + 1 if attention_mask.any() else full
+            used = used_length(attention_mask)
             input_ids, attention_mask = input_ids[:, :used], attention_mask[:, :used]
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
                          output_attentions=att, return_dict=True)
@@ -74,6 +72,13 @@ class TextTransformer(nn.Module):
             return {"logits": out.logits}
         pooled = pool(out.hidden_states[-1], attention_mask, self.pooling)  # (B, H)
         return {self.output: self.head(pooled) if self.head is not None else pooled}
+
+
+def used_length(mask: torch.Tensor) -> int:
+    """Columns of a (B, T) attention mask up to the last one any row uses: those after it are padding in every
+    row and change nothing (masked keys, masked pooling), so a batch of short texts padded to 128 can run at
+    its own longest length."""
+    return int(mask.any(0).nonzero().max()) + 1 if mask.any() else mask.shape[1]
 
 
 def pool(tokens: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -105,6 +110,7 @@ def load_folder(cfg, num_classes: int, output: str = "logits") -> TextTransforme
     auto = AutoModelForSequenceClassification if classifier and output == "logits" else AutoModel
     hf_logging.set_verbosity_error()  # "Some weights were not used …" for a classifier loaded as an encoder
     hf_logging.disable_progress_bar()  # "Loading weights: 100%" on every load: our reporter shows progress
+    _check_size(folder, auto, trains=cfg.finetune is not None)
     try:
         model = auto.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False,
                                      use_safetensors=safe, attn_implementation=ATTENTION)
@@ -116,6 +122,26 @@ def load_folder(cfg, num_classes: int, output: str = "logits") -> TextTransforme
         raise InputFileError(str(folder), f"its classifier has {labels} labels, the data {num_classes} classes",
                              "give a folder fine-tuned on these classes, or its encoder with [teacher.finetune]")
     return TextTransformer(model, num_classes, cfg.pooling, output).eval()
+
+
+def _check_size(folder: Path, auto, trains: bool) -> None:
+    """Refuse a config.json whose model cannot fit in memory before allocating it: a folder may come from
+    anyone, and `hidden_size = 10**6` would be a SIGKILL. Counted on torch's meta device, as built-in families
+    are (models/__init__.py): 4 bytes a parameter to run it, 16 to fine-tune it (gradients, Adam state)."""
+    from transformers import AutoConfig
+
+    from ..data.checks import fits_in_memory
+
+    try:
+        config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            n = sum(p.numel() for p in auto.from_config(config, attn_implementation=ATTENTION).parameters())
+    except Exception as exc:  # a config transformers cannot build: the folder, not our code
+        raise InputFileError(str(folder / "config.json"), f"not a buildable model config "
+                             f"({str(exc).splitlines()[0][:200]})", "restore the model's own config.json") from None
+    fits_in_memory(n * (16 if trains else 4), f"a model of {n:,} parameters",
+                   lambda problem: InputFileError(str(folder / "config.json"), problem,
+                                                  "give a model folder that fits this machine"))
 
 
 def _read_config(folder: Path) -> dict:
