@@ -50,12 +50,12 @@ test demo: browser-deps
 endif
 test demo: wordnet
 
-# Debian's wordnet-base: WordNet's glosses, the unlabelled text of the minilm-news recipe (never fatal)
+# Debian's wordnet-base: WordNet's glosses, unlabelled text a recipe may name (data.unlabeled = "/usr/share/wordnet"; never fatal)
 wordnet:
 	@if [ -f /usr/share/wordnet/data.noun ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get install -y -q wordnet-base >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q wordnet-base)) \
-		|| echo "wordnet: apt-get failed; the minilm-news recipe will say how to install wordnet-base"; \
+		|| echo "wordnet: apt-get failed; a recipe reading /usr/share/wordnet will say how to install wordnet-base"; \
 	else echo "wordnet: /usr/share/wordnet missing and not root (apt-get install -y wordnet-base)"; fi
 
 browser-deps: chromium $(BROWSER_STAMP)

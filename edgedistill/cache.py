@@ -12,9 +12,10 @@ from . import __version__
 # The source files whose behaviour decides what a trained model looks like. Editing any of them
 # changes the key, so a cache can never hand back a teacher trained by different code.
 _TRAINING_CODE = ("models/__init__.py", "models/cnn1d.py", "models/cnn2d.py", "models/mlp.py",
-                  "models/textcnn.py", "models/gpt.py", "distill/rows.py", "distill/train.py", "distill/losses.py",
-                  "distill/feature_losses.py", "distill/loss_table.py", "distill/features.py", "distill/objective.py",
-                  "distill/teacher.py", "distill/augment.py", "distill/ddp.py")
+                  "models/textcnn.py", "models/gpt.py", "models/hf.py", "models/hf_init.py", "distill/rows.py",
+                  "distill/train.py", "distill/losses.py", "distill/feature_losses.py",
+                  "distill/transformer_losses.py", "distill/loss_table.py", "distill/features.py",
+                  "distill/objective.py", "distill/teacher.py", "distill/augment.py", "distill/ddp.py")
 
 
 def code_version(files: tuple[str, ...] = _TRAINING_CODE) -> str:

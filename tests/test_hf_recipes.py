@@ -80,6 +80,9 @@ def test_defaults_follow_the_teacher_folder(folder):
     ("", 'path = "train.jsonl"', 'path = "train.jsonl"\nunlabeled = "/usr/share/wordnet-not-here"',
      "data.unlabeled"),
     ("[export]\npresets = [\"onnx-fp32\", \"coreml-fp16\"]\n", "", "", "export.presets[1]"),
+    ("", "[student.transfer_train]\nepochs = 1\nlr = 1e-3\n", "", "student.transfer_train"),  # ships it by default
+    ("[export]\nship = \"distilled_transfer\"\n", "[student.transfer_train]\nepochs = 1\nlr = 1e-3\n", "",
+     "export.ship"),
     ("[[distill.terms]]\nloss = \"hidden_mse\"\nmap = \"uniform\"\n", 'path = "tiny-bert"',
      'path = "tiny-bert"\nlabel_with = "onnx-int8"', "teacher.label_with"),
     ("[distill]\nteacher_outputs = \"live\"\n", 'path = "tiny-bert"', 'path = "tiny-bert"\nlabel_with = "onnx-int8"',
@@ -87,6 +90,16 @@ def test_defaults_follow_the_teacher_folder(folder):
 ])
 def test_misconfigurations_name_the_key(folder, text, old, new, key):
     assert key_of(folder, text, old, new) == key
+
+
+def test_without_a_transfer_table_no_transfer_student_is_trained(folder):
+    from edgedistill.tasks import get_task, runs_for
+
+    path = folder / "no-transfer.toml"
+    path.write_text(BASE.replace("[student.transfer_train]\nepochs = 1\nlr = 1e-3\n", "")
+                    + '[export]\nship = "distilled"\n')
+    recipe, _ = load_recipe(path)
+    assert [r.name for r in runs_for(get_task("classify"), recipe)] == ["scratch", "distilled"]
 
 
 def test_teacher_layers_need_a_transformer_teacher(folder):

@@ -25,7 +25,7 @@ def test_browser_0_skips_chromium_and_npm(target):
     assert "apt-get install" in dry(target) and "npm ci" in dry(target)  # the default sets the browser up
     skipped = dry(target, "BROWSER=0")
     assert "install -y -q chromium" not in skipped and "npm ci" not in skipped
-    assert "wordnet-base" in skipped  # minilm-news's unlabelled text is not a browser dependency
+    assert "wordnet-base" in skipped  # unlabelled text for recipes, not a browser dependency
 
 
 def test_browser_0_deselects_browser_tests_and_default_runs_them():
