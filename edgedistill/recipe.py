@@ -233,7 +233,8 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
         data = _merge(data, overrides)
     recipe = _with_vocab(_resolve_user_files(config.validate(Recipe, data, str(path)), path, folders), str(path))
     if recipe.data.name == "text" and "presets" not in recipe.export.model_fields_set:
-        # token-id models: dynamic int8 (MatMul per channel) is what transformers take; no Core ML yet
+        # token-id models: dynamic int8 (MatMul per channel) is what transformers take; Core ML is opt-in
+        # ("coreml-fp16"): this Linux host converts and validates it but cannot run it
         recipe = recipe.model_copy(update={"export": recipe.export.model_copy(update={"presets": TEXT_PRESETS})})
     _check_names(recipe, str(path))
     return _resolve_preset_files(recipe, path), path

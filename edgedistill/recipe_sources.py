@@ -23,14 +23,6 @@ def check_sources(recipe, source: str) -> None:
                           suggest(recipe.teacher.source, SOURCES))
     _check_teacher(recipe, source)  # first: a text recipe's tokenizer defaults to the teacher's folder
     _check_data(recipe.data, source)
-    if recipe.data.name == "text":
-        from .export.presets import load_preset
-
-        for i, p in enumerate(recipe.export.presets):
-            if load_preset(p).format == "coreml":
-                raise ConfigError(source, f"export.presets[{i}]", f"{p}: Core ML export of token-id models "
-                                  "(input_ids, attention_mask) with a flexible sequence is not built yet",
-                                  "ship onnx/ort presets for a text model")
     for role in ("teacher", "student"):
         if getattr(recipe, role).factory:
             _check_factory(source, f"{role}.factory", getattr(recipe, role).factory)

@@ -1,6 +1,7 @@
 """A Hugging Face teacher through the whole pipeline: the tiny BERT folder (tests/tinyhf.py) fine-tuned on
 tokenised text, a bert student started from its layers and distilled with hinton_kd + TinyBERT's hidden-state
-and attention losses, exported with named inputs and dynamic batch/sequence, int8, benched and gated.
+and attention losses, exported with named inputs and dynamic batch/sequence (ONNX fp32 and int8, Core ML fp16),
+benched and gated.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ loss = "attention_mse"
 map = "uniform"
 
 [export]
-presets = ["onnx-fp32", "onnx-int8-dynamic"]
+presets = ["onnx-fp32", "onnx-int8-dynamic", "coreml-fp16"]
 
 [bench]
 devices = [{devices}]
@@ -128,6 +129,9 @@ def test_files_take_named_token_inputs_of_any_length(result):
         assert all(isinstance(d, str) for i in sess.get_inputs() for d in i.shape)  # batch and sequence dynamic
     art = result.report["artifacts"]["student-int8-dynamic.onnx"]
     assert art["meta"]["tokenizer"]["max_len"] == 24
+    coreml = result.report["artifacts"]["student-fp16.mlpackage"]["meta"]  # int32 ids, flexible sequence
+    assert coreml["graph_inputs"] == ["input_ids", "attention_mask"] and coreml["traced_flexible"], coreml
+    assert coreml["tokenizer"]["max_len"] == 24
     # the shipped tokenizer pads to the recipe's 24 tokens, not the 32 its source file says
     tok = load_tokenizer(out / "tokenizer.json", 24)
     assert len(tok.encode("goal match team").ids) == 24

@@ -24,6 +24,16 @@ def runnable() -> str | None:
     return None
 
 
+def _input(array, rng):
+    """One input at its default shape: token ids / masks (int32) all ones, floats standard normal."""
+    import numpy as np
+
+    shape = [d if d > 0 else 1 for d in array.shape]
+    if array.dataType == type(array).INT32:
+        return np.ones(shape, np.int32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 def bench(artifact: str, path: Path, profile, data: Path | None = None,
           shapes: dict | None = None) -> tuple[list[Measurement], dict]:
     """Session create (model load + compile), first prediction and warm latency of an .mlpackage."""
@@ -38,8 +48,7 @@ def bench(artifact: str, path: Path, profile, data: Path | None = None,
     create_ns = time.perf_counter_ns() - t
     spec_inputs = model.get_spec().description.input
     rng = np.random.default_rng(0)
-    feed = {i.name: rng.standard_normal([d if d > 0 else 1 for d in i.type.multiArrayType.shape]).astype(np.float32)
-            for i in spec_inputs}
+    feed = {i.name: _input(i.type.multiArrayType, rng) for i in spec_inputs}
     t = time.perf_counter_ns()
     model.predict(feed)
     first_ns = time.perf_counter_ns() - t

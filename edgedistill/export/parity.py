@@ -124,8 +124,7 @@ def check_file(preset, name: str, path: Path, reference: np.ndarray, x, y, class
     elif sys.platform == "darwin":
         from .coreml import coreml_logits
 
-        first = next(iter(x.values())) if isinstance(x, dict) else x
-        result = compare(reference, coreml_logits(path, first), y, classes)
+        result = compare(reference, coreml_logits(path, dict(x) if isinstance(x, dict) else x), y, classes)
         runtime = "Core ML"
     else:
         return {"skipped": "Core ML predicts only on macOS; on this host the package was reloaded and its "

@@ -55,11 +55,14 @@ class TextTransformer(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
         hid = any(m._forward_hooks for m in self.hidden.values())  # taps cost nothing unless hooked
         att = any(m._forward_hooks for m in self.attention.values())
-        full = input_ids.shape[1]
-        if not torch.compiler.is_compiling():  # eager only: an exported graph keeps whatever length it is fed
+        full, tracing = input_ids.shape[1], torch.jit.is_tracing()
+        if not (torch.compiler.is_compiling() or tracing):  # eager only: a graph keeps whatever length it is fed
             used = used_length(attention_mask)
             input_ids, attention_mask = input_ids[:, :used], attention_mask[:, :used]
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
+        # traced for Core ML: transformers builds its padding mask with ops coremltools cannot convert
+        # (new_ones); a ready (B, 1, 1, T) additive mask is used as given (-1e4: finite in fp16)
+        mask = (1.0 - attention_mask[:, None, None, :].float()) * -1e4 if tracing else attention_mask
+        out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True,
                          output_attentions=att, return_dict=True)
         pad = full - input_ids.shape[1]  # taps are given at the data's length, zeros past the cut
         if hid:

@@ -8,12 +8,11 @@ and weight.bin shrinks against the fp16 package it came from — both are checke
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from ..errors import StageError
-from ..export.coreml import _quiet, validate
+from ..export.coreml import _quiet, replace_package, validate
 
 CONSTEXPR = ("constexpr_affine_dequantize", "constexpr_lut_to_dense", "constexpr_blockwise_shift_scale")
 # weight bytes compressed / fp16 at most: int8 halves, 4-bit quarters; the slack covers each
@@ -49,7 +48,7 @@ def compress(src: Path, dst: Path, q) -> dict:
         tmp = dst.with_name(f".tmp-{dst.name}")
         shutil.rmtree(tmp, ignore_errors=True)
         out.save(str(tmp))
-        os.replace(tmp, dst)
+        replace_package(tmp, dst)
     info, base = validate(dst), validate(src)
     bits = 8 if q.mode == "linear" else q.nbits
     ratio = info["weight_bytes"] / base["weight_bytes"]

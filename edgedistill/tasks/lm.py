@@ -44,8 +44,9 @@ class LanguageModel(Task):
 
         for i, p in enumerate(recipe.export.presets):
             if load_preset(p).format == "coreml":
-                raise ConfigError(source, f"export.presets[{i}]", f"{p}: Core ML export takes float inputs, the lm "
-                                  "task's are int64 token ids", "ship onnx/ort presets for a language model")
+                raise ConfigError(source, f"export.presets[{i}]", f"{p}: Core ML export is not built for the lm "
+                                  "task (its per-position logits are not converted or checked)",
+                                  "ship onnx/ort presets for a language model")
         d = recipe.distill
         if d.sequences and d.prompt_chars >= recipe.data.context:
             raise ConfigError(source, "distill.prompt_chars", f"{d.prompt_chars} must be below data.context "
