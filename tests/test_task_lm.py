@@ -227,7 +227,8 @@ def test_unknown_task_and_inconsistent_values_are_named():
     assert "multiple of student.heads" in _error({"student": {"width": 18}})
     err = _error({"bench": {"devices": ["host-cpuu"]}})
     assert "bench.devices[0]" in err and "did you mean 'host-cpu'" in err
-    assert "Core ML export is not built for the lm task" in _error({"export": {"presets": ["onnx-fp32", "coreml-fp16"]}})
+    assert "Core ML export is not built for the lm task" in \
+        _error({"export": {"presets": ["onnx-fp32", "coreml-fp16"]}})
     assert "trains no student 'distilled'" in _error({"export": {"ship": "distilled"}})
     err = _error({"kind": "charlm"})  # the old top-level key: unknown, and `task` is listed
     assert "kind: unknown key" in err and "task" in err
