@@ -258,3 +258,31 @@ def test_wordnet_bytes_that_are_not_utf8_are_named(tmp_path, tok):
     with pytest.raises(InputFileError) as info:
         list(glosses(wn))
     assert info.value.exit_code == 3 and str(wn / "data.noun") + ":5" in str(info.value)
+
+
+def test_tokenised_text_is_cached_by_content(tmp_path, tok, monkeypatch):
+    """A rerun reads the stored ids instead of tokenising; a changed text, length or sample is a new entry;
+    a damaged entry is tokenised again, never trusted."""
+    import edgedistill.data.text as text
+
+    path, cache = write_jsonl(tmp_path / "d.jsonl", ROWS), tmp_path / "cache"
+    first = load_text(cfg(path, tok), cache)
+    entries = sorted((cache / "data").glob("tokens-*.npz"))
+    assert len(entries) == 1
+    with monkeypatch.context() as m:
+        m.setattr(text, "encode", lambda *a, **k: pytest.fail("tokenised again: the cache was not read"))
+        again = load_text(cfg(path, tok), cache)
+    for a, b in ((first.x_train, again.x_train), (first.x_test, again.x_test)):
+        assert all(np.array_equal(a[n], b[n]) and b[n].dtype == np.int64 for n in a)
+    entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated: rebuilt, same ids
+    rebuilt = load_text(cfg(path, tok), cache)
+    assert np.array_equal(rebuilt.x_train["input_ids"], first.x_train["input_ids"])
+    write_jsonl(path, [(lab, t + " tea") if i == 3 else (lab, t) for i, (lab, t) in enumerate(ROWS)])
+    load_text(cfg(path, tok), cache)  # one text changed
+    load_text(cfg(path, tok, max_len=12), cache)
+    assert len(list((cache / "data").glob("tokens-*.npz"))) == 3
+    more = tmp_path / "more.txt"
+    more.write_text("\n".join(t for _, t in sentences(50, seed=4)) + "\n")
+    picked = [unlabeled_text(more, cfg(path, tok, unlabeled_max=k), cache)["input_ids"] for k in (10, 20, 10)]
+    assert [len(p) for p in picked] == [10, 20, 10] and np.array_equal(picked[0], picked[2])
+    assert len(list((cache / "data").glob("tokens-*.npz"))) == 5

@@ -48,7 +48,7 @@ def load_dataset(cfg, cache_dir) -> Dataset:
     """Build the dataset named by `cfg.name` (a validated DataConfig), plus its extra unlabelled inputs."""
     ds = DATASETS.get(cfg.name)(cfg, cache_dir)
     if cfg.unlabeled:
-        extra = read_unlabeled(Path(cfg.unlabeled), cfg)
+        extra = read_unlabeled(Path(cfg.unlabeled), cfg, cache_dir)
         for name, a in ds.x_unlabeled.items():
             got = extra.get(name)
             if got is None or got.shape[1:] != a.shape[1:]:
@@ -62,7 +62,7 @@ def load_dataset(cfg, cache_dir) -> Dataset:
     return ds
 
 
-def read_unlabeled(path: Path, cfg) -> dict:
+def read_unlabeled(path: Path, cfg, cache_dir=None) -> dict:
     """Unlabelled inputs {name: (N, ...)} from a shard folder (data/shards.py), a .npz file, a folder of
     images or a text file (one example per line; tokenised by data/text.py for data name "text")."""
     from .base import inputs
@@ -72,7 +72,7 @@ def read_unlabeled(path: Path, cfg) -> dict:
     if cfg.name == "text":  # input_ids + attention_mask from the recipe's tokenizer, like the labelled text
         from .text import unlabeled_text as tokenised
 
-        return tokenised(path, cfg)
+        return tokenised(path, cfg, cache_dir)
     if path.is_dir():
         from .files import unlabeled_images
 

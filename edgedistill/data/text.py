@@ -287,7 +287,12 @@ def load_text(cfg, cache_dir) -> Dataset:
                              "raise data.num_classes or fix the labels")
     checks.fits_in_memory(len(texts) * L * 8 * len(NAMES), f"{len(texts):,} examples of {L:,} tokens (int64)",
                           checks.recipe_size("data.max_len", "lower data.max_len"))
-    x = encode(tok, texts, L, where)
+    from functools import partial
+
+    from .tokcache import cached_tokens, texts_hash
+
+    x = cached_tokens(cache_dir, ["text", texts_hash(texts), tokenizer_info(cfg.tokenizer)["sha256"]],
+                      partial(encode, tok, texts, L, where), L)
     del texts, found, refs  # the strings go before the splits copy the arrays
     i_train, y_train, i_test, y_test = split(np.arange(len(y)), y, cfg.test_fraction, cfg.seed)
     empty = {n: np.zeros((0, L), np.int64) for n in NAMES}
@@ -311,13 +316,24 @@ def _unlabeled_texts(path: Path, cfg) -> Iterator[str]:
     return (part for _, ln in utf8_lines(path) for part in ln.splitlines() if part.strip())  # as files._lines
 
 
-def unlabeled_text(path, cfg) -> dict:
-    """`data.unlabeled` (.txt one example a line, a folder of .txt files, .jsonl or .csv) → token arrays."""
+def unlabeled_text(path, cfg, cache_dir=None) -> dict:
+    """`data.unlabeled` (.txt one example a line, a folder of .txt files, .jsonl or .csv) → token arrays,
+    cached by the source's bytes and the settings that pick and cut its texts."""
+    from ..artifacts import sha256_path
+    from .tokcache import cached_tokens
+
     path = Path(path)
-    texts = _unlabeled_texts(path, cfg)
-    if cfg.unlabeled_max:
-        texts = iter(sample(texts, cfg.unlabeled_max, cfg.seed))
-    x = encode(load_tokenizer(cfg.tokenizer, cfg.max_len), texts, cfg.max_len, str(path))
+
+    def build() -> dict:
+        texts = _unlabeled_texts(path, cfg)
+        if cfg.unlabeled_max:
+            texts = iter(sample(texts, cfg.unlabeled_max, cfg.seed))
+        return encode(load_tokenizer(cfg.tokenizer, cfg.max_len), texts, cfg.max_len, str(path))
+
+    source = sha256_path(path) if path.exists() else str(path)  # missing: build() names the file
+    parts = ["unlabeled", source, cfg.unlabeled_max, cfg.seed, cfg.text_field,
+             tokenizer_info(cfg.tokenizer)["sha256"]]
+    x = cached_tokens(cache_dir, parts, build, cfg.max_len)
     if not len(x["input_ids"]):
         raise InputFileError(str(path), "no examples", "write one example per non-empty line")
     return x

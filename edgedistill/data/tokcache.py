@@ -1,0 +1,69 @@
+"""Tokenised text cached by content: `<cache>/data/tokens-<key>.npz`, so a rerun (another student, another
+seed, the benchmark's variants) reads arrays instead of tokenising the corpus again.
+
+The key is what decides the ids: the texts themselves (labelled data, already in memory) or the bytes of the
+unlabelled source with the sampling settings (a stream of 100k+ lines is never held to be hashed), plus the
+tokenizer file's sha256, max_len and the tokenising code. Stored compactly — ids int32, mask uint8 — and
+widened back to the int64 the models take. A damaged or foreign entry is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import atomic_write_npz
+from ..cache import content_key
+
+CODE = ("data/text.py", "data/wordnet.py", "data/tokcache.py")  # what turns files into ids
+STORED = {"input_ids": np.int32, "attention_mask": np.uint8}
+
+
+def texts_hash(texts: Iterable[str]) -> str:
+    """sha256 over texts, each length-prefixed (so ["ab", "c"] and ["a", "bc"] differ)."""
+    h = hashlib.sha256()
+    for t in texts:
+        b = t.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def code_hash() -> str:
+    """sha256 of the modules that read and tokenise text."""
+    root = Path(__file__).resolve().parents[1]
+    return hashlib.sha256(b"".join((root / rel).read_bytes() for rel in CODE)).hexdigest()
+
+
+def cached_tokens(cache_dir, parts: list, build: Callable[[], dict], max_len: int) -> dict:
+    """`build()` ({input_ids, attention_mask} (N, max_len) int64), or the arrays stored under `parts`."""
+    if cache_dir is None:
+        return build()
+    path = Path(cache_dir) / "data" / f"tokens-{content_key(*parts, max_len, code_hash())[:32]}.npz"
+    found = _read(path, max_len)
+    if found is not None:
+        return found
+    out = build()
+    if all(int(out[n].max(initial=0)) <= np.iinfo(t).max for n, t in STORED.items()):  # else: not cached
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_npz(path, {n: out[n].astype(t) for n, t in STORED.items()})
+    return out
+
+
+def _read(path: Path, max_len: int) -> dict | None:
+    """The stored arrays widened to int64, or None when absent, unreadable or not of the expected form."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:  # our own arrays; never unpickle
+            arrays = {n: z[n] for n in STORED}
+    except Exception:  # truncated, foreign or missing a key: tokenise again
+        return None
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2 or next(iter(shapes))[1] != max_len or \
+            any(arrays[n].dtype != t for n, t in STORED.items()):
+        return None
+    return {n: a.astype(np.int64) for n, a in arrays.items()}
