@@ -209,6 +209,11 @@ def pct(vals) -> str:
     return f"{statistics.mean(vals):.2f} ± {sd:.2f}"
 
 
+def present(runs: list[dict], variant: str) -> list[str]:
+    """The students the variant's runs trained (a recipe without [student.transfer_train] has no transfer one)."""
+    return [s for s in STUDENTS if any(s in r["accuracy"] for r in runs if r["variant"] == variant)]
+
+
 def accuracy_table(runs: list[dict]) -> list[str]:
     """One row per model and variant, one column per seed: accuracy (share of the teacher's)."""
     seeds = sorted({r["seed"] for r in runs})
@@ -217,14 +222,14 @@ def accuracy_table(runs: list[dict]) -> list[str]:
     lines = ["| model | variant | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± std | share of teacher |",
              "|---|---|" + "---:|" * (len(seeds) + 2)]
     for model in ("teacher", *STUDENTS):
-        for v in variants[:1] if model == "teacher" else variants:
+        for v in variants[:1] if model == "teacher" else [v for v in variants if model in present(runs, v)]:
             got = [by.get((v, s)) for s in seeds]
             vals = [g["accuracy"][model] for g in got if g]
             share = [g["share_of_teacher"][model] for g in got if g] if model != "teacher" else [100.0]
             cells = " | ".join(f"{g['accuracy'][model]:.2f}%" if g else "—" for g in got)
             lines.append(f"| {model} | {'—' if model == 'teacher' else v} | {cells} | {pct(vals)}% | {pct(share)}% |")
     for v in variants:
-        for s_ in STUDENTS[1:]:
+        for s_ in present(runs, v)[1:]:
             wins = [by.get((v, s)) for s in seeds]
             cells = " | ".join(f"{g['accuracy'][s_] - g['accuracy']['scratch']:+.2f} pp" if g else "—" for g in wins)
             lines.append(f"| {s_} − scratch | {v} | {cells} | | |")
@@ -274,7 +279,7 @@ def goals(runs: list[dict], m: dict) -> list[tuple[str, bool, str]]:
            ("student int8 p50 ≥ 5× lower than teacher fp32", speed >= 5, f"{speed:.2f}×, margin {speed - 5:+.2f}×"),
            ("student int8 file ≥ 10× smaller than teacher fp32", size >= 10, f"{size:.1f}×, margin {size - 10:+.1f}×")]
     for v in dict.fromkeys(r["variant"] for r in runs):
-        for s in STUDENTS[1:]:
+        for s in present(runs, v)[1:]:
             gaps = [r["accuracy"][s] - r["accuracy"]["scratch"] for r in runs if r["variant"] == v]
             out.append((f"{v}: {s} beats scratch on every seed ({len(gaps)})", min(gaps) > 0,
                         f"smallest gap {min(gaps):+.2f} pp"))
