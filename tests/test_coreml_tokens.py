@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from edgedistill.errors import StageError
+from edgedistill.errors import ParityError
 from edgedistill.export.presets import load_preset
 from edgedistill.tasks.base import Signature, TensorSpec
 
@@ -60,10 +60,21 @@ class BakesItsLength(torch.nn.Module):
         return {"logits": self.linear(attention_mask[:, :1].float() * length)}
 
 
-def test_a_graph_that_keeps_its_traced_length_is_refused(tmp_path):
+class ReshapesToItsLength(BakesItsLength):
+    """Reshapes with the length as a Python int: the traced graph fails outright at any other length."""
+
+    def forward(self, input_ids, attention_mask):
+        rows = attention_mask.float().reshape(int(input_ids.shape[0]), int(input_ids.shape[1]))
+        return {"logits": self.linear(rows[:, :1])}
+
+
+@pytest.mark.parametrize("model, says", [(BakesItsLength, "differs from the model"), (ReshapesToItsLength, "fails")])
+def test_a_graph_that_keeps_its_traced_length_is_refused(tmp_path, model, says):
     from edgedistill.export.coreml import export_coreml
 
     path = tmp_path / "student-fp16.mlpackage"
-    with pytest.raises(StageError, match="kept the traced length"):
-        export_coreml(BakesItsLength(), SIG, path, load_preset("coreml-fp16"), {})
+    with pytest.raises(ParityError, match=says) as info:
+        export_coreml(model(), SIG, path, load_preset("coreml-fp16"), {})
+    assert info.value.exit_code == 5 and "kept the traced length" in str(info.value)
+    assert "export.presets" in str(info.value)  # the fix names the recipe key
     assert not list(tmp_path.iterdir())

@@ -280,6 +280,11 @@ def test_tokenised_text_is_cached_by_content(tmp_path, tok, monkeypatch):
     assert len(list((cache / "data").glob("tokens-*.npz"))) == 3
     more = tmp_path / "more.txt"
     more.write_text("\n".join(t for _, t in sentences(50, seed=4)) + "\n")
-    picked = [unlabeled_text(more, cfg(path, tok, unlabeled_max=k), cache)["input_ids"] for k in (10, 20, 10)]
-    assert [len(p) for p in picked] == [10, 20, 10] and np.array_equal(picked[0], picked[2])
-    assert len(list((cache / "data").glob("tokens-*.npz"))) == 5
+    picked = [unlabeled_text(more, cfg(path, tok, unlabeled_max=k), cache)["input_ids"] for k in (10, 20)]
+    assert [len(p) for p in picked] == [10, 20] and len(list((cache / "data").glob("tokens-*.npz"))) == 5
+    with monkeypatch.context() as m:
+        m.setattr(text, "encode", lambda *a, **k: pytest.fail("tokenised again: the cache was not read"))
+        assert np.array_equal(unlabeled_text(more, cfg(path, tok, unlabeled_max=10), cache)["input_ids"], picked[0])
+    more.write_text(more.read_text() + "one more line of tea\n")  # the source's bytes changed: a new entry
+    unlabeled_text(more, cfg(path, tok, unlabeled_max=10), cache)
+    assert len(list((cache / "data").glob("tokens-*.npz"))) == 6

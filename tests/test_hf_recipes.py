@@ -101,6 +101,10 @@ def test_without_a_transfer_table_no_transfer_student_is_trained(folder):
                     + '[export]\nship = "distilled"\n')
     recipe, _ = load_recipe(path)
     assert [r.name for r in runs_for(get_task("classify"), recipe)] == ["scratch", "distilled"]
+    path.write_text(path.read_text().replace('max_len = 16', 'max_len = 16\nunlabeled = "train.jsonl"'))
+    with pytest.raises(ConfigError) as info:  # unlabelled text no student would read
+        load_recipe(path)
+    assert info.value.key == "data.unlabeled" and "transfer_train" in info.value.fix
 
 
 def test_teacher_layers_need_a_transformer_teacher(folder):

@@ -331,7 +331,7 @@ def unlabeled_text(path, cfg, cache_dir=None) -> dict:
         return encode(load_tokenizer(cfg.tokenizer, cfg.max_len), texts, cfg.max_len, str(path))
 
     source = sha256_path(path) if path.exists() else str(path)  # missing: build() names the file
-    parts = ["unlabeled", source, cfg.unlabeled_max, cfg.seed, cfg.text_field,
+    parts = ["unlabeled", source, cfg.unlabeled_max, cfg.seed if cfg.unlabeled_max else None, cfg.text_field,
              tokenizer_info(cfg.tokenizer)["sha256"]]
     x = cached_tokens(cache_dir, parts, build, cfg.max_len)
     if not len(x["input_ids"]):

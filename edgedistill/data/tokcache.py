@@ -3,22 +3,24 @@ seed, the benchmark's variants) reads arrays instead of tokenising the corpus ag
 
 The key is what decides the ids: the texts themselves (labelled data, already in memory) or the bytes of the
 unlabelled source with the sampling settings (a stream of 100k+ lines is never held to be hashed), plus the
-tokenizer file's sha256, max_len and the tokenising code. Stored compactly — ids int32, mask uint8 — and
-widened back to the int64 the models take. A damaged or foreign entry is rebuilt, never trusted.
+tokenizer file's sha256 and the tokenizers library's version, max_len and the tokenising code. Stored
+compactly — ids int32, mask uint8, written straight to the file — and widened back to the int64 the models
+take. A damaged or foreign entry is rebuilt, never trusted; a cache that cannot be written (full,
+read-only) only costs the next run the tokenising.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import atomic_write_npz
 from ..cache import content_key
 
-CODE = ("data/text.py", "data/wordnet.py", "data/tokcache.py")  # what turns files into ids
+CODE = ("data/text.py", "data/wordnet.py", "data/checks.py", "data/tokcache.py")  # what turns files into ids
 STORED = {"input_ids": np.int32, "attention_mask": np.uint8}
 
 
@@ -42,15 +44,30 @@ def cached_tokens(cache_dir, parts: list, build: Callable[[], dict], max_len: in
     """`build()` ({input_ids, attention_mask} (N, max_len) int64), or the arrays stored under `parts`."""
     if cache_dir is None:
         return build()
-    path = Path(cache_dir) / "data" / f"tokens-{content_key(*parts, max_len, code_hash())[:32]}.npz"
+    from tokenizers import __version__ as library
+
+    path = Path(cache_dir) / "data" / f"tokens-{content_key(*parts, max_len, library, code_hash())[:32]}.npz"
     found = _read(path, max_len)
     if found is not None:
         return found
     out = build()
     if all(int(out[n].max(initial=0)) <= np.iinfo(t).max for n, t in STORED.items()):  # else: not cached
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_npz(path, {n: out[n].astype(t) for n, t in STORED.items()})
+        _write(path, out)
     return out
+
+
+def _write(path: Path, out: dict) -> None:
+    """The arrays, narrowed, into a temporary file beside `path`, then renamed over it (atomic)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{n: out[n].astype(t) for n, t in STORED.items()})
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:  # a full or read-only cache: the ids are in memory and the run goes on
+        tmp.unlink(missing_ok=True)
 
 
 def _read(path: Path, max_len: int) -> dict | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import StageError
+from ..errors import InputFileError, ParityError, StageError
 from ..progress import silenced
 
 INPUT, OUTPUT = "input", "logits"  # a classifier's names; other tasks name theirs (tasks/)
@@ -62,19 +62,27 @@ def _example(sig, batch: int, length: int | None = None) -> tuple:
 
 def _flexible(traced, model, sig) -> dict | None:
     """A graph traced at the data's length must still be right at another: run both at batch 2 and a third
-    of the length (the last third of the second row masked when it has a mask); None without such an axis."""
-    if not any(isinstance(a, str) for spec in sig.inputs for a in spec.axes[1:]):
+    of the length (the last third of the second row masked when it has a mask); None without such an axis.
+    ParityError (exit 5) when the traced graph kept its traced length (fails or differs there)."""
+    sizes = [n for spec in sig.inputs for a, n in zip(spec.axes[1:], spec.example) if isinstance(a, str)]
+    if not sizes:
         return None
-    length = max(1, max(spec.example[0] for spec in sig.inputs if len(spec.example)) // 3)
+    length = max(1, min(sizes) // 3)
     xs = list(_example(sig, 2, length))
     for i, spec in enumerate(sig.inputs):
         if spec.name == "attention_mask" and length > 1:
             xs[i][1, -max(1, length // 3):] = 0
+    fix = ("compute sizes with tensor ops in forward (no int(), .item() or Python lengths), or drop the coreml "
+           "presets from export.presets")
     with torch.no_grad():
-        diff = float((traced(*xs) - model(*xs)).abs().max())
+        try:
+            diff = float((traced(*xs) - model(*xs)).abs().max())
+        except RuntimeError as exc:
+            raise ParityError(f"the traced graph fails at length {length} ({str(exc).splitlines()[0][:200]}): "
+                              f"it kept the traced length; {fix}") from exc
     if not diff <= 1e-4:
-        raise StageError(f"the traced graph differs from the model at length {length} by {diff:.3g}: it kept the "
-                         "traced length (a data-dependent size in forward); Core ML would give wrong outputs")
+        raise ParityError(f"the traced graph differs from the model at length {length} by {diff:.3g}: it kept the "
+                          f"traced length, so Core ML would give wrong outputs; {fix}")
     return {"checked_length": length, "max_abs_diff": diff}
 
 
@@ -118,12 +126,12 @@ def export_coreml(model: torch.nn.Module, sig, path: Path, preset, metadata: dic
 def replace_package(tmp: Path, path: Path) -> None:
     """Move a finished .mlpackage folder into place; an older package of that name (a rerun) goes first, as
     os.replace cannot replace a non-empty folder."""
+    old = path.with_name(f".old-{path.name}")
     if path.exists():
-        old = path.with_name(f".old-{path.name}")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
-        shutil.rmtree(old)
     os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def validate(path: Path, want_inputs=None, want_outputs=None) -> dict:
@@ -174,6 +182,12 @@ def coreml_logits(path: Path, x) -> np.ndarray:
     ml = ct.models.MLModel(str(path))
     spec = ml.get_spec().description
     names, out = [i.name for i in spec.input], spec.output[0].name
-    arrays = [x[n] for n in names] if isinstance(x, dict) else [x]
+    if not isinstance(x, dict) or len(x) == len(names) == 1:
+        arrays = [next(iter(x.values())) if isinstance(x, dict) else x]
+    elif set(names) <= set(x):
+        arrays = [x[n] for n in names]
+    else:
+        raise InputFileError(str(path), f"inputs {names}, the data has {list(x)}",
+                             "export the package from this recipe (its inputs are named as the data's)")
     cast = [a.astype(np.int32) if a.dtype.kind in "iu" else a for a in arrays]
     return np.concatenate([ml.predict({n: a[i:i + 1] for n, a in zip(names, cast)})[out] for i in range(len(cast[0]))])

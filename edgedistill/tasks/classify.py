@@ -40,6 +40,10 @@ class Classify(Task):
                               "under [student.transfer_train], which the recipe does not have",
                               'add [student.transfer_train] with epochs and lr, or ship another student: '
                               '[export] ship = "distilled"')
+        if recipe.student.transfer_train is None and recipe.data.unlabeled:
+            raise ConfigError(source, "data.unlabeled", "read by no student: only the transfer student learns from "
+                              "unlabelled data, and the recipe has no [student.transfer_train]",
+                              "add [student.transfer_train] with epochs and lr, or remove data.unlabeled")
 
     def summary(self, metrics):
         value = metrics.get("accuracy")
