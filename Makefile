@@ -26,9 +26,12 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(VENV)/bin/edgedistill run
 
+# pytest-xdist: one worker per CPU (TEST_WORKERS=0: one process); --dist loadfile keeps a file's tests on one
+# worker, so a module's pipeline fixture runs once; each worker's torch pool is CPUs ÷ workers (threads.py)
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(VENV)/bin/ruff check edgedistill tests benchmarks
-	$(PY) -m pytest -q $(if $(filter 0,$(BROWSER)),-m "not browser")
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(if $(filter 0,$(BROWSER)),-m "not browser")
 
 bench: $(STAMP)
 	$(PY) benchmarks/kd_vs_scratch.py

@@ -29,5 +29,10 @@ def test_browser_0_skips_chromium_and_npm(target):
 
 
 def test_browser_0_deselects_browser_tests_and_default_runs_them():
-    assert '-m pytest -q -m "not browser"' in dry("test", "BROWSER=0")
+    assert '-m "not browser"' in dry("test", "BROWSER=0")
     assert "not browser" not in dry("test")
+
+
+def test_tests_run_on_one_worker_per_cpu_unless_told_otherwise():
+    assert "-m pytest -q -n auto --dist loadfile" in dry("test")
+    assert "-n " not in dry("test", "TEST_WORKERS=0").split("-m pytest", 1)[1]
