@@ -101,6 +101,12 @@ def test_fuses_attention_skip_layernorm_and_bias_gelu(exported, model, data, tmp
     for t in (T, 9):  # two sequence lengths through the same dynamic axis
         x = {k: v[:, :t] for k, v in data.x_test.items()}
         assert np.abs(ort_run(fused, x) - torch_logits(model, x)).max() < 1e-4
+    # the graph cost counts fused Attention as the MatMuls it replaced: the same MACs at any length
+    from edgedistill.bench.cost import graph_cost
+
+    for t in (T, 9):
+        dims = {"input_ids": [1, t], "attention_mask": [1, t]}
+        assert graph_cost(fused, 1, dims).macs == graph_cost(src, 1, dims).macs > 0
 
 
 def check_against(reference, data):

@@ -161,7 +161,12 @@ def test_fused_fp32_files_ship_and_int8_comes_from_the_unfused_graph(result):
 
 
 def test_parity_bench_and_gate(result):
+    from edgedistill.bench.cost import graph_cost
+
     report = result.report
+    for name in ("student-fp32.onnx", "student-int8-dynamic.onnx"):  # costed at the eval rows' 24 tokens, as fed
+        at_24 = graph_cost(result.out / name, 1, {"input_ids": [1, 24], "attention_mask": [1, 24]}).macs
+        assert report["bench"]["cost"][name]["macs"] == at_24 > graph_cost(result.out / name, 1).macs, name
     assert result.verdict.passed, [c for c in result.verdict.checks if not c.passed]
     parity = report["parity"]["student-int8-dynamic.onnx"]
     assert parity["top1_agreement"]["value"] >= 97 and parity["mean_cosine"]["value"] >= 0.99, parity

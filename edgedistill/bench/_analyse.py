@@ -1,7 +1,7 @@
 """Child process: check, describe and cost one model file under the parent's memory and time limits.
 
 Run by bench/analysis.py as `python -m edgedistill.bench._analyse` with a JSON spec on stdin
-({"model", "format", "batches", "shapes", "limits"}); prints one JSON object:
+({"model", "format", "batches", "shapes", "rows", "limits"}; rows: the eval set's row dims); prints one JSON object:
   {"format", "inputs": [{"name", "dtype", "dims"}], "outputs": [names], "external_data",
    "costs": {batch: GraphCost wire form | {"error"}}}
 or {"error", "cause"} with cause "invalid" (the checker or loader refused it) or "memory".
@@ -74,7 +74,8 @@ def analyse(spec: dict) -> dict:
         copy = onnx.ModelProto()
         copy.CopyFrom(model)
         try:
-            out["costs"][str(batch)] = model_cost(copy, int(batch), spec.get("shapes"), budget).to_wire()
+            out["costs"][str(batch)] = model_cost(copy, int(batch), spec.get("shapes"), budget,
+                                                   spec.get("rows")).to_wire()
         except MemoryError:
             raise
         except Exception as exc:  # a graph the cost model cannot walk: cost unavailable, the bench goes on

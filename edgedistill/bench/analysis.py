@@ -121,13 +121,16 @@ def limits_for(path: Path, profiles=()) -> Limits:
     return Limits(analysis_ceiling(size), max(seconds, MIN_SECONDS), "analysis")
 
 
-def analyse(path: Path, batches=(1,), shapes: dict | None = None, limits: Limits | None = None) -> ModelInfo:
-    """Sniff the header, then check, describe and cost the file in a child under `limits`."""
+def analyse(path: Path, batches=(1,), shapes: dict | None = None, limits: Limits | None = None,
+            rows: dict | None = None) -> ModelInfo:
+    """Sniff the header, then check, describe and cost the file in a child under `limits` (dynamic dims at
+    --shape, else at the eval set's `rows` dims, as the runners feed them)."""
     path = Path(path)
     fmt = sniff(path)
     limits = limits or limits_for(path)
     child = run("edgedistill.bench._analyse", {"model": str(path.resolve()), "format": fmt,
-                                               "batches": sorted(set(batches)), "shapes": shapes or {}}, limits)
+                                               "batches": sorted(set(batches)), "shapes": shapes or {},
+                                               "rows": rows or {}}, limits)
     out = child.out
     if child.timed_out:
         raise InputFileError(str(path), f"reading its graph (checker, shape inference, cost) took longer than the "

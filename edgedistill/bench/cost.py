@@ -106,13 +106,15 @@ def graph_cost(path: Path, batch: int = 1, shapes: dict | None = None) -> GraphC
     return model_cost(onnx.load(str(path), load_external_data=False), batch, shapes)
 
 
-def model_cost(model, batch: int = 1, shapes: dict | None = None, budget_s: float | None = None) -> GraphCost:
-    """graph_cost on a loaded ModelProto (modified in place: its input dims are fixed); `budget_s` bounds
-    symbolic shape inference (bench/shapes.py) before ONNX's inference takes over."""
+def model_cost(model, batch: int = 1, shapes: dict | None = None, budget_s: float | None = None,
+               rows: dict | None = None) -> GraphCost:
+    """graph_cost on a loaded ModelProto (modified in place: its input dims are fixed, `rows`: the eval set's
+    row dims, fix_input_dims); `budget_s` bounds symbolic shape inference (bench/shapes.py) before ONNX's
+    inference takes over."""
     from .shapes import SYMBOLIC_BUDGET_S, fix_input_dims, infer
 
     inits = {i.name: i for i in model.graph.initializer}
-    fix_input_dims(model, batch, shapes)
+    fix_input_dims(model, batch, shapes, rows)
     model, how = infer(model, budget_s or SYMBOLIC_BUDGET_S)
     g = model.graph
     info = _info(g)
@@ -283,7 +285,23 @@ def _macs(node, in_shapes: list[list[int]], out: list[int]) -> int:
     if op in _MATMUL:
         a = in_shapes[0]
         return prod(out) * a[-1]  # output (…, M, N), each a K-long dot product
+    if node.domain == "com.microsoft" and op in ("Attention", "MultiHeadAttention"):
+        return _attention_macs(op, in_shapes, out)
     return 0
+
+
+def _attention_macs(op: str, in_shapes: list[list[int]], out: list[int]) -> int:
+    """onnxruntime's fused attention (export/fusion.py makes it): the MACs of the MatMuls it replaced.
+    Attention: x (B, S, Hin) @ packed QKV weights (Hin, Hq + Hk + Hv), then per head QKᵀ and softmax·V,
+    summed over heads S·S·Hq and S·S·Hv. MultiHeadAttention: Q (B, S, Hq), K (B, L, Hq) already projected."""
+    b, s, hv = out[0], out[1], out[-1]
+    if op == "Attention":
+        x, w = in_shapes[0], in_shapes[1]
+        hq = (w[-1] - hv) // 2
+        return b * s * x[-1] * w[-1] + b * s * s * hq + b * s * s * hv
+    q, k = in_shapes[0], in_shapes[1]
+    length = k[1] if len(k) == 3 else s
+    return b * s * length * q[-1] + b * s * length * hv
 
 
 def _peak_activations(g, info: dict, weights: set) -> int:

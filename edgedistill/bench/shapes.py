@@ -17,18 +17,25 @@ from contextlib import contextmanager
 SYMBOLIC_BUDGET_S = 60.0  # symbolic inference gets at most this long before ONNX inference takes over
 
 
-def fix_input_dims(model, batch: int, shapes: dict | None) -> None:
-    """Dynamic input dims made concrete like the bench child feeds them: --shape, else batch first, else 1."""
+def fix_input_dims(model, batch: int, shapes: dict | None, rows: dict | None = None) -> None:
+    """Dynamic input dims made concrete like the bench child feeds them: --shape, else batch first, else the
+    eval set's row dims (`rows`: array name → dims after the batch; `x` feeds a one-input model; a token
+    model's sequence is its eval rows' length, as fed), else 1."""
     inits = {i.name for i in model.graph.initializer}
-    for inp in model.graph.input:
-        if inp.name in inits or not inp.type.HasField("tensor_type"):
+    graph_inputs = [i for i in model.graph.input if i.name not in inits]
+    for inp in graph_inputs:
+        if not inp.type.HasField("tensor_type"):
             continue
         given = (shapes or {}).get(inp.name)
-        for i, d in enumerate(inp.type.tensor_type.shape.dim):
+        row = (rows or {}).get(inp.name, (rows or {}).get("x") if len(graph_inputs) == 1 else None)
+        dims = inp.type.tensor_type.shape.dim
+        if row is not None and len(row) + 1 != len(dims):
+            row = None  # not this input's rank: the child feeds it synthesised, at 1
+        for i, d in enumerate(dims):
             if given is not None and i < len(given):
                 d.dim_value = int(given[i])
             elif not d.HasField("dim_value") or d.dim_value <= 0:
-                d.dim_value = batch if i == 0 else 1
+                d.dim_value = batch if i == 0 else int(row[i - 1]) if row is not None else 1
 
 
 def _symbolic():

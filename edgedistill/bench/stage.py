@@ -112,7 +112,12 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, c
     start = conditions.snapshot()
     ms: list[Measurement] = []
     statuses: list[Status] = []
-    infos = analyse_files(files, profiles, shapes)
+    rows = None
+    if data is not None:  # graph cost at the eval rows' dims (a text model's sequence), as the runners feed
+        from .evalset import read_headers
+
+        rows = {name: list(shape[1:]) for name, (shape, _) in read_headers(data).items() if shape}
+    infos = analyse_files(files, profiles, shapes, rows)
     check_shapes(list(infos.values()), shapes)
     if data is not None:
         check_eval_set(data, infos)
@@ -138,10 +143,11 @@ def measure(files, profiles, data: Path | None, shapes: dict | None, reporter, c
     return BenchRun(ms, statuses, costs, {p.name: _profile_json(p) for p in profiles}, env)
 
 
-def analyse_files(files, profiles, shapes: dict | None) -> dict:
-    """artifact → ModelInfo for every ONNX / ORT file, costed at batch 1 and at each estimating profile's batch."""
+def analyse_files(files, profiles, shapes: dict | None, rows: dict | None = None) -> dict:
+    """artifact → ModelInfo for every ONNX / ORT file, costed at batch 1 and at each estimating profile's batch
+    (dynamic dims past the batch at `rows`, the eval set's row dims, when given)."""
     batches = {1} | {p.latency.batch for p in profiles if p.peak is not None}
-    return {name: analyse(path, batches, shapes, limits_for(path, profiles))
+    return {name: analyse(path, batches, shapes, limits_for(path, profiles), rows)
             for name, path, kind in files if kind in ("onnx", "ort")}
 
 
