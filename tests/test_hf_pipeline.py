@@ -132,6 +132,8 @@ def test_files_take_named_token_inputs_of_any_length(result):
     coreml = result.report["artifacts"]["student-fp16.mlpackage"]["meta"]  # int32 ids, flexible sequence
     assert coreml["graph_inputs"] == ["input_ids", "attention_mask"] and coreml["traced_flexible"], coreml
     assert coreml["tokenizer"]["max_len"] == 24
+    assert result.report["data"]["classes"] == ["food", "sport", "tech"]  # the labels' names, by class id
+    assert json.loads(coreml["metadata"]["classes"]) == ["food", "sport", "tech"], coreml  # named in the app too
     # the shipped tokenizer pads to the recipe's 24 tokens, not the 32 its source file says
     tok = load_tokenizer(out / "tokenizer.json", 24)
     assert len(tok.encode("goal match team").ids) == 24

@@ -66,14 +66,16 @@ def check_format(preset, where: str) -> None:
                           "edgedistill.exporters)")
 
 
-def package_metadata(recipe, num_classes: int) -> dict:
-    """Author, license, version, recipe hash and class labels, written into Core ML packages."""
+def package_metadata(recipe, ds) -> dict:
+    """Author, license, version, recipe hash and class labels (the data's names — folders, text labels — else
+    the ids), written into Core ML packages."""
     import json
 
+    names = list(ds.classes) if len(ds.classes) == ds.num_classes else [str(i) for i in range(ds.num_classes)]
     return {"author": recipe.export.author, "license": recipe.export.license,
             "version": recipe.export.version or __version__, "recipe": recipe.name,
             "recipe_hash": recipe.section_hash(), "description": f"{recipe.name} student ({recipe.task})",
-            "classes": json.dumps([str(i) for i in range(num_classes)] if recipe.task == "classify" else [])}
+            "classes": json.dumps(names if recipe.task == "classify" else [])}
 
 
 def export_all(recipe, trained, out: Path, reporter) -> Exported:
@@ -87,7 +89,7 @@ def export_all(recipe, trained, out: Path, reporter) -> Exported:
     student_presets = [fp32] + [p for p in map(load_preset, recipe.export.presets)
                                 if not p.derived and p.artifact_name("student") != fp32.artifact_name("student")]
     jobs = [("teacher", trained.teacher, fp32)] + [("student", trained.student, p) for p in student_presets]
-    metadata = package_metadata(recipe, ds.num_classes)
+    metadata = package_metadata(recipe, ds)
     shipped = {}
     if recipe.data.tokenizer:  # token-id models: the tokenizer goes with them, at the recipe's length
         from .tokenizer import ship_tokenizer

@@ -146,7 +146,7 @@ def export_one(ck: Checkpoint, preset, out: Path, work: Path, auto_exclude: bool
     ds, model, task = ck.dataset, ck.student, ck.task
     sig, classes = task.signature(ds), task.name != "embed"
     ref = _reference(model, ds.x_test, task)
-    meta_pkg = package_metadata(ck.recipe, ds.num_classes)
+    meta_pkg = package_metadata(ck.recipe, ds)
     name = preset.artifact_name("student")
     if not preset.derived:
         meta = EXPORTERS.get(preset.format)(model, sig, out / name, preset, meta_pkg)

@@ -44,7 +44,8 @@ def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict
         "data": {"name": ds.name, "source": ds.source, "train": len(ds.y_train), "test": len(ds.y_test),
                  "unlabeled": len(next(iter(ds.x_unlabeled.values()))) if ds.x_unlabeled else 0,
                  "inputs": [s.describe() for s in task.inputs(ds)],
-                 "outputs": [s.describe() for s in task.outputs(ds)]},
+                 "outputs": [s.describe() for s in task.outputs(ds)],
+                 "classes": list(ds.classes)},  # class names by id (folders, text labels); [] when the data has none
         "training": {
             "headline": task.headline,
             "shipped": trained.shipped,
