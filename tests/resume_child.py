@@ -34,6 +34,9 @@ def main(argv=None):
     ap.add_argument("--augment", action="store_true", help="shift + noise each batch, teacher run live")
     ap.add_argument("--seconds", type=Path, help="write the reported training seconds here")
     args = ap.parse_args(argv)
+    from edgedistill.threads import configure
+
+    configure()  # the pool the CLI and the test process size (threads.py): the same sums, so the same weights
     g = torch.Generator().manual_seed(123)
     x, y = torch.randn(512, 40, generator=g), torch.randint(0, 10, (512,), generator=g)
     teacher_logits = 3 * torch.randn(512, 10, generator=g)

@@ -93,8 +93,8 @@ def test_two_int64_inputs_and_lm_metrics_native(lm_case, tmp_path):
         assert got[metric]["how"] == "measured"
     details = doc["statuses"][0]["details"]
     assert details["task"] == "lm" and details["eval_samples"] == 300
-    # graph cost with two inputs: each input's dims batch × 1 (no --shape), MatMul (1·1·D)·V MACs
-    assert doc["cost"]["lm.onnx"]["macs"] == D * V and doc["cost"]["lm.onnx"]["estimate"] == "available"
+    # graph cost with two inputs at the eval rows' length, as fed (no --shape): MatMul (1·T·D)·V MACs
+    assert doc["cost"]["lm.onnx"]["macs"] == T * D * V and doc["cost"]["lm.onnx"]["estimate"] == "available"
 
 
 def test_multi_input_without_data_synthesises_every_input(lm_case, tmp_path):
