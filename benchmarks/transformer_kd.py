@@ -142,19 +142,14 @@ def labelling(sessions: dict, tokenizer: Path, max_len: int, n: int, batch: int 
 
 
 def graph_macs(path: Path, seq: int) -> tuple[int, int]:
-    """(MACs at batch 1 × seq, fused com.microsoft ops): bench/cost.py's count plus what it leaves out of a
-    fused Attention (0 MACs there): the Q/K/V projection and the two seq × seq products."""
+    """(MACs at batch 1 × seq from bench/cost.py — a fused Attention counted as the MatMuls it replaced —,
+    fused com.microsoft ops)."""
     import onnx
 
     from edgedistill.bench.cost import graph_cost
 
     macs = graph_cost(path, 1, {"input_ids": [1, seq], "attention_mask": [1, seq]}).macs
     g = onnx.load(str(path), load_external_data=False).graph
-    dims = {i.name: list(i.dims) for i in g.initializer}
-    for n in g.node:
-        if n.domain == "com.microsoft" and n.op_type == "Attention" and n.input[1] in dims:
-            h_in, qkv = dims[n.input[1]]
-            macs += seq * h_in * qkv + 2 * seq * seq * (qkv // 3)
     return macs, sum(n.domain == "com.microsoft" for n in g.node)
 
 
@@ -343,7 +338,7 @@ def main() -> int:
           f"onnxruntime on the {m['eval_rows']} eval.npz rows. "
           f"Latency: batch 1 × {m['seq']} tokens (real eval rows), 1 thread, sequential, {m['rounds']} interleaved "
           f"rounds after {m['warmup']} warm-up; load average {lb[0]:.2f} before, {la2[0]:.2f} after. MACs from "
-          f"bench/cost.py at 1×{m['seq']} (+ fused Attention's, which it counts as 0); achieved = 2·MACs / p50, "
+          f"bench/cost.py at 1×{m['seq']} (a fused Attention as the MatMuls it replaced); achieved = 2·MACs / p50, "
           f"against half of devices/host-cpu.toml's {peak} GFLOP/s peak (that figure is for 2 cores at the "
           "2.596 GHz base clock; we run 1 thread, which may boost above it; int8 files run integer ops, whose "
           "peak is higher, so their share can pass 100%):\n")
