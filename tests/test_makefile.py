@@ -33,6 +33,6 @@ def test_browser_0_deselects_browser_tests_and_default_runs_them():
     assert "not browser" not in dry("test")
 
 
-def test_tests_run_on_one_worker_per_cpu_unless_told_otherwise():
-    assert "-m pytest -q -n auto --dist loadfile" in dry("test")
-    assert "-n " not in dry("test", "TEST_WORKERS=0").split("-m pytest", 1)[1]
+def test_tests_run_in_one_process_unless_told_otherwise():
+    assert "-n " not in dry("test").split("-m pytest", 1)[1]
+    assert "-m pytest -q -n auto --dist loadfile" in dry("test", "TEST_WORKERS=auto")
