@@ -186,7 +186,10 @@ def test_ctrl_c_during_the_browser_bench_exits_130_in_one_line(model_and_data, t
     proc = subprocess.Popen([sys.executable, "-m", "edgedistill", "bench", model, "--device",
                              tmp_path / "browser-wasm.toml"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=hm.ROOT)  # its own group, like a shell job
+                            start_new_session=True, cwd=hm.ROOT,  # its own group, like a shell job
+                            # … started as a terminal starts it: Ctrl-C not ignored, even when this test process
+                            # inherited SIGINT ignored (a background `make test &`), which the child would inherit
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(b"chrom" in Path(f"/proc/{p}/cmdline").read_bytes()
                                                   for p in hm.tagged(tag) if Path(f"/proc/{p}").exists()):
