@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import content_key
+from ..cache import code_version, content_key
 
 CODE = ("data/text.py", "data/wordnet.py", "data/checks.py", "data/tokcache.py")  # what turns files into ids
 STORED = {"input_ids": np.int32, "attention_mask": np.uint8}
@@ -34,19 +34,13 @@ def texts_hash(texts: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def code_hash() -> str:
-    """sha256 of the modules that read and tokenise text."""
-    root = Path(__file__).resolve().parents[1]
-    return hashlib.sha256(b"".join((root / rel).read_bytes() for rel in CODE)).hexdigest()
-
-
 def cached_tokens(cache_dir, parts: list, build: Callable[[], dict], max_len: int) -> dict:
     """`build()` ({input_ids, attention_mask} (N, max_len) int64), or the arrays stored under `parts`."""
     if cache_dir is None:
         return build()
     from tokenizers import __version__ as library
 
-    path = Path(cache_dir) / "data" / f"tokens-{content_key(*parts, max_len, library, code_hash())[:32]}.npz"
+    path = Path(cache_dir) / "data" / f"tokens-{content_key(*parts, max_len, library, code_version(CODE))[:32]}.npz"
     found = _read(path, max_len)
     if found is not None:
         return found
