@@ -28,6 +28,13 @@ PosFloat = Annotated[float, Field(gt=0)]
 Side = Annotated[int, Field(gt=0, le=8192)]  # an image side in pixels: one 8192² RGB image is 805 MB as float32
 
 
+class Located(Frozen):
+    """A file or folder: relative to the recipe, or inside an installed package (found, never imported)."""
+
+    path: str
+    package: str | None = None
+
+
 class DataConfig(Frozen):
     name: str = "mnist1d"  # mnist1d | digits | npz | image_folder | text_lines | text | import
     samples: PosInt = 5000  # mnist1d: labelled examples generated; 80% train, 20% test
@@ -57,6 +64,12 @@ class DataConfig(Frozen):
     block_chars: PosInt = 4096  # pydoc_topics: the text is cut into contiguous blocks of this many characters …
     val_every: Annotated[int, Field(ge=2)] = 10  # … and every val_every-th block is held out for validation
     max_train_chars: PosInt | None = None  # pydoc_topics: keep only the first N training characters (quick runs)
+    # sentences (embed, data/sentences.py): how many distinct sentences to keep, how many to hold out, and
+    # measurement-only probes: Lee et al.'s rated document pairs, a class-folder corpus read by first line
+    max_texts: PosInt | None = None
+    test_rows: PosInt | None = None
+    rated_pairs: Located | None = None
+    class_probe: Located | None = None
 
     @model_validator(mode="after")
     def _distinct_seeds(self):
@@ -79,13 +92,16 @@ class ModelConfig(Frozen):
     arch: str = "cnn1d"
     channels: tuple[PosInt, ...] = ()  # conv widths, one per block (depth = their count): cnn1d, cnn2d, textcnn
     kernel: PosInt = 3
-    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size; gpt, bert: model width (hidden size)
+    width: PosInt = 64  # mlp: hidden width; textcnn: embedding size; gpt, bert: model width (hidden size);
+    # static: the token table's width (the vectors' before the map to the teacher's width)
     layers: PosInt = 2  # gpt, bert: transformer blocks
     heads: PosInt = 4  # gpt, bert: attention heads (width must be a multiple)
     intermediate: PosInt | None = None  # bert: feed-forward width (default 4 × width)
-    vocab: PosInt | None = None  # bert: vocabulary size (default: data.tokenizer's)
+    vocab: PosInt | None = None  # bert, static: vocabulary size (default: data.tokenizer's)
+    project: bool = True  # static: a linear map from `width` to the teacher's vector width (models/static.py)
     # bert: "random", or "teacher-layers" (DistilBERT: the teacher's embeddings — PCA-reduced when narrower — and,
-    # when widths match, every k-th teacher layer)
+    # when widths match, every k-th teacher layer); static: the teacher's token table on its top `width` principal
+    # components, the map back to its width their basis
     init: Literal["random", "teacher-layers"] = "random"
     depth: Annotated[int, Field(ge=0)] = 2  # mlp: hidden layers
     factory: str | None = None  # "package.module:function" building the model; replaces `arch` and its knobs
@@ -180,6 +196,9 @@ class ExportConfig(Frozen):
     license: str = "unspecified"
     version: str = ""  # "" → edgedistill's version
     ship: str | None = None  # the student run exported and shipped; default: the task's (classify: distilled_transfer)
+    # embed on sentences: the exported file (e.g. "student-int8-dynamic.onnx") to ship as a browser bundle
+    # (bundle/: embed.js, tokenizer.json, a semantic-search demo page; export/bundle.py)
+    bundle: str | None = None
 
 
 class BenchConfig(Frozen):
@@ -232,7 +251,9 @@ def load_recipe(name_or_path: str | Path | None = None, overrides: dict | None =
     if overrides:
         data = _merge(data, overrides)
     recipe = _with_vocab(_resolve_user_files(config.validate(Recipe, data, str(path)), path, folders), str(path))
-    if recipe.data.name == "text" and "presets" not in recipe.export.model_fields_set:
+    from .data import TOKEN_DATA
+
+    if recipe.data.name in TOKEN_DATA and "presets" not in recipe.export.model_fields_set:
         # token-id models: dynamic int8 (MatMul per channel) is what transformers take; Core ML is opt-in
         # ("coreml-fp16"): this Linux host converts and validates it but cannot run it
         recipe = recipe.model_copy(update={"export": recipe.export.model_copy(update={"presets": TEXT_PRESETS})})
@@ -258,19 +279,29 @@ def _resolve_user_files(recipe: Recipe, path: Path, folders: list[Path]) -> Reci
     data_path = str(package_path(d.package, d.path, src, "data.package")) if d.package else absolute(d.path)
     teacher_path = (str(model_folder(t.package, t.path, src, "teacher.package")) if t.package
                     else absolute(t.path))
+    from .data import TOKEN_DATA
+
     tokenizer = absolute(d.tokenizer)
-    if tokenizer is None and d.name == "text" and t.source == "huggingface":
+    if tokenizer is None and d.name in TOKEN_DATA and t.source == "huggingface":
         tokenizer = teacher_path  # the teacher's own tokenizer: students share its vocabulary
-    data = d.model_copy(update={"path": data_path, "unlabeled": absolute(d.unlabeled), "tokenizer": tokenizer})
+    def located(key: str, loc: Located | None) -> Located | None:
+        if loc is None:
+            return None
+        found = package_path(loc.package, loc.path, src, f"data.{key}.package") if loc.package else absolute(loc.path)
+        return loc.model_copy(update={"path": str(found)})
+
+    data = d.model_copy(update={"path": data_path, "unlabeled": absolute(d.unlabeled), "tokenizer": tokenizer,
+                                "rated_pairs": located("rated_pairs", d.rated_pairs),
+                                "class_probe": located("class_probe", d.class_probe)})
     teacher = t.model_copy(update={"path": teacher_path})
     return recipe.model_copy(update={"data": data, "teacher": teacher})
 
 
 def _with_vocab(recipe: Recipe, source: str) -> Recipe:
-    """A `bert` student without `vocab` takes the size of its huggingface teacher's token table (config.json
+    """A `bert` or `static` student without `vocab` takes the size of its huggingface teacher's token table (config.json
     vocab_size, which may exceed the tokenizer's count: padded tables), else of data.tokenizer's vocabulary."""
     s, tok, t = recipe.student, recipe.data.tokenizer, recipe.teacher
-    if s.arch != "bert" or s.factory or s.vocab:
+    if s.arch not in ("bert", "static") or s.factory or s.vocab:
         return recipe
     if t.source == "huggingface" and t.path and (Path(t.path) / "config.json").is_file():
         try:

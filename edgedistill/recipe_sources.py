@@ -31,6 +31,10 @@ def check_sources(recipe, source: str) -> None:
     if recipe.student.init == "teacher-layers" and recipe.teacher.source != "huggingface":
         raise ConfigError(source, "student.init", "teacher-layers needs a huggingface teacher (a transformer to "
                           f"copy from), not source {recipe.teacher.source!r}", 'set init = "random"')
+    if recipe.export.bundle and (recipe.task != "embed" or recipe.data.name != "sentences"):
+        raise ConfigError(source, "export.bundle", "the browser bundle is a sentence embedder's (task 'embed' on "
+                          f"data name 'sentences'), not task {recipe.task!r} on {recipe.data.name!r}",
+                          "remove export.bundle")
 
 
 def built_from_family(recipe):
@@ -50,24 +54,27 @@ def _needs(source: str, key: str, value, needed: bool, why: str, example: str) -
 
 
 def _check_data(d, source: str) -> None:
-    from .data import NEEDS_PATH
+    from .data import NEEDS_PATH, TOKEN_DATA
 
     why = f"data name {d.name!r}"
     _needs(source, "data.path", d.path, d.name in NEEDS_PATH, why, 'path = "my-data.npz" (relative to the recipe)')
     _needs(source, "data.factory", d.factory, d.name == "import", why, 'factory = "my_package.data:make_dataset"')
     if d.path:
+        _no_wordnet(source, "data.path", d.path)
         _check_path(source, "data.path", d.path, NEEDS_PATH[d.name])
-    if d.name == "text":
+    if d.name in TOKEN_DATA:
         if d.tokenizer is None:
-            raise ConfigError(source, "data.tokenizer", "required for data name 'text' (no huggingface teacher "
+            raise ConfigError(source, "data.tokenizer", f"required for data name {d.name!r} (no huggingface teacher "
                               "to take it from)", 'tokenizer = "my-model/tokenizer.json"')
         _check_path(source, "data.tokenizer", d.tokenizer, "file or folder")
+    for key, loc in (("rated_pairs", d.rated_pairs), ("class_probe", d.class_probe)):
+        if loc is not None:
+            if d.name != "sentences":
+                raise ConfigError(source, f"data.{key}", f"read only by data name 'sentences', not {d.name!r}",
+                                  f'set name = "sentences", or remove data.{key}')
+            _check_path(source, f"data.{key}", loc.path, "folder")
     if d.unlabeled:
-        from .data.wordnet import DEBIAN
-
-        if Path(d.unlabeled).is_relative_to(DEBIAN) and not Path(d.unlabeled).exists():
-            raise ConfigError(source, "data.unlabeled", f"no WordNet at {d.unlabeled}",
-                              "apt-get install -y wordnet-base (`make` does, as root)")
+        _no_wordnet(source, "data.unlabeled", d.unlabeled)
         _check_path(source, "data.unlabeled", d.unlabeled, "file or folder")
     if d.factory:
         _check_factory(source, "data.factory", d.factory)
@@ -120,6 +127,15 @@ def _check_labeller(recipe, source: str) -> None:
         raise ConfigError(source, "teacher.label_with", f"onnx-int8: {why}", 'set label_with = "torch"')
 
 
+def _no_wordnet(source: str, key: str, value: str) -> None:
+    """Debian's WordNet path named but not installed: say which package brings it."""
+    from .data.wordnet import DEBIAN
+
+    if Path(value).is_relative_to(DEBIAN) and not Path(value).exists():
+        raise ConfigError(source, key, f"no WordNet at {value}",
+                          "apt-get install -y wordnet-base (`make` does, as root)")
+
+
 def _check_path(source: str, key: str, value: str, expected: str) -> None:
     p = Path(value)
     if not p.exists():
@@ -140,9 +156,9 @@ def _check_factory(source: str, key: str, spec: str) -> None:
 def _check_family(source: str, role: str, cfg) -> None:
     from .models import NEEDS_CHANNELS
 
-    if cfg.init == "teacher-layers" and cfg.arch != "bert":
-        raise ConfigError(source, f"{role}.init", f"only bert starts from a teacher's layers, not {cfg.arch}",
-                          'set init = "random", or arch = "bert"')
+    if cfg.init == "teacher-layers" and cfg.arch not in ("bert", "static"):
+        raise ConfigError(source, f"{role}.init", f"only bert and static start from a teacher's weights, not "
+                          f"{cfg.arch}", 'set init = "random", or arch = "bert"')
 
     if cfg.arch in ("gpt", "bert") and cfg.width % cfg.heads:
         raise ConfigError(source, f"{role}.width", f"{cfg.width} is not a multiple of {role}.heads ({cfg.heads})",

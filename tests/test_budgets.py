@@ -125,7 +125,7 @@ def test_every_field_of_a_check(tmp_path):
 @pytest.mark.parametrize("metric", sorted(METRICS))
 def test_bound_direction_of_each_metric(metric):
     lower_bounds = {"accuracy", "agreement", "throughput", "parity_cosine", "parity_agreement", "cosine", "nn_overlap",
-                    "spearman"}
+                    "spearman", "knn_accuracy", "fewshot_accuracy", "tokenizer_parity"}
     check = Check("a", "host-cpu", metric, 1.0, "1", "error", "b.toml:1")
     assert check.upper == (metric not in lower_bounds)
 

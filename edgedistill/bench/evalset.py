@@ -4,7 +4,8 @@ Only the .npz's directory and each array's .npy header are read here (shape and 
 data, never a pickle); the arrays themselves are loaded by the children under their memory ceiling.
 Every error names the data file and the array, and says what the file should hold (the contract of
 tasks/metrics.py): each model input under its graph input name (`x` feeds a single-input model),
-then the task's reference arrays (y, teacher_pred, teacher_embedding, pair_a/pair_b/gold).
+then the task's reference arrays (y, teacher_pred, teacher_embedding, pair_a/pair_b/gold, probe_class,
+nn_row) and, for text models, `text`: each row's raw text (a unicode array, the one non-numeric array allowed).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def check_eval_set(data: Path, infos: dict, limit_bytes: int | None = None) -> N
         raise InputFileError(where, f"its arrays hold {total / MIB:,.0f} MiB, over the {limit / MIB:,.0f} MiB the "
                              "bench loads", "use fewer rows")
     for name, (shape, dtype) in arrays.items():
+        if name == TEXT and dtype.kind == "U" and len(shape) == 1:
+            continue  # the eval rows' raw text (unicode, no pickle): what the browser tokenises in the page
         if dtype.kind not in NUMERIC:
             raise InputFileError(where, f"array {printable(name)!r} holds {dtype} values, not numbers",
                                  "labels are class ids (integers); map strings to ids before saving")
@@ -94,4 +97,5 @@ def check_eval_set(data: Path, infos: dict, limit_bytes: int | None = None) -> N
 
 # reference arrays (tasks/metrics.py) → whether they have one row per eval sample
 REFERENCE_ROWS = {"y": True, "teacher_pred": True, "teacher_embedding": True,
-                  "pair_a": False, "pair_b": False, "gold": False}
+                  "pair_a": False, "pair_b": False, "gold": False, "probe_class": True, "nn_row": True, "text": True}
+TEXT = "text"  # (N,) unicode: each eval row's text, for tokenising in the page (bench/browser.py)

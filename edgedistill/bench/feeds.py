@@ -74,7 +74,25 @@ def eval_batches(inputs: list[dict], arrays, shapes: dict):
                 chunk[inp["name"]] = np.asarray(arrays[src][start:start + b]).astype(inp["dtype"], copy=False)
             else:
                 chunk[inp["name"]] = synth(inp["dtype"], dims_for(inp, b, shapes))
-        yield b, chunk
+        yield b, unpadded(chunk, inputs)
+
+
+TOKENS = ("input_ids", "attention_mask", "token_type_ids")  # (batch, sequence) inputs of a text model
+
+
+def unpadded(chunk: dict, inputs: list[dict]) -> dict:
+    """A text model's batch without the trailing columns that are padding in every row: those change nothing
+    (masked keys, masked pooling) but cost compute — eval rows padded to 128 tokens hold ~15-token sentences.
+    Only where the model's sequence axis is dynamic; other models' batches pass through."""
+    mask = chunk.get("attention_mask")
+    if mask is None or mask.ndim != 2 or not all(
+            i["name"] not in TOKENS or (len(i["dims"]) == 2 and not isinstance(i["dims"][1], int)) for i in inputs):
+        return chunk
+    used = np.flatnonzero(mask.any(0))
+    keep = int(used[-1]) + 1 if len(used) else mask.shape[1]
+    if keep == mask.shape[1]:
+        return chunk
+    return {k: v[:, :keep] if k in TOKENS and v.ndim == 2 else v for k, v in chunk.items()}
 
 
 def eval_rows(inputs: list[dict], arrays) -> int:

@@ -13,7 +13,8 @@ from ..results import Figure, index, label, lookup
 ROW_METRICS = ("size", "gzip_size", "brotli_size", "weight_bytes", "session_create_ms", "first_run_ms",
                "p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_iqr", "latency_cv", "sessions", "session_spread",
                "estimated_ms", "throughput", "throughput_batch", "peak_memory", "accuracy", "agreement", "perplexity",
-               "cosine", "nn_overlap", "spearman")
+               "cosine", "nn_overlap", "spearman", "knn_accuracy", "fewshot_accuracy", "tokenizer_parity",
+               "tokenize_ms", "text_p50_ms")
 STATUS_HEADER = ["artifact", "device", "status", "reason / threads used"]
 COST_HEADER = ["artifact", "params", "MACs", "weight bytes", "peak activations", "heaviest op"]
 

@@ -20,7 +20,8 @@ from .shards import is_shard_folder, read_shards
 
 DATASETS: Registry = Registry("dataset")
 NEEDS_PATH = {"npz": "file", "image_folder": "folder", "text_lines": "file",
-              "text": "file or folder"}  # name → what data.path names
+              "text": "file or folder", "sentences": "file or folder"}  # name → what data.path names
+TOKEN_DATA = ("text", "sentences")  # sources tokenised with a tokenizer.json (data/text.py, data/sentences.py)
 
 
 def _lazy(module: str, function: str):
@@ -40,6 +41,7 @@ DATASETS.register("npz", _lazy("arrays", "load_npz"))
 DATASETS.register("image_folder", _lazy("files", "load_image_folder"))
 DATASETS.register("text_lines", _lazy("files", "load_text_lines"))
 DATASETS.register("text", _lazy("text", "load_text"))  # tokenised with a huggingface tokenizer.json
+DATASETS.register("sentences", _lazy("sentences", "load_sentences"))  # unlabelled sentences + probes (embed)
 DATASETS.register("import", _lazy("imported", "load_imported"))
 DATASETS.register("pydoc_topics", _lazy("pydoc", "load_pydoc"))  # token windows for the lm task
 
@@ -96,4 +98,4 @@ def drop_labels(ds: Dataset, fraction: float, seed: int) -> Dataset:
                    x_unlabeled=concat(ds.x_unlabeled, take(ds.x_train, moved)))
 
 
-__all__ = ["DATASETS", "NEEDS_PATH", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "NEEDS_PATH", "TOKEN_DATA", "Dataset", "load_dataset"]

@@ -46,7 +46,7 @@ def teacher_probe(recipe, ds) -> torch.nn.Module:
     """A module with the teacher's layer names, for checking `teacher_layer` before any training."""
     if recipe.teacher.source == "train":
         return build_model(recipe.teacher, ds.input_shape, ds.num_classes)
-    return load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
+    return load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes, get_task(recipe.task).output)
 
 
 def _fresh(recipe, ds) -> torch.nn.Module:
@@ -54,7 +54,7 @@ def _fresh(recipe, ds) -> torch.nn.Module:
     frozen when `finetune.encoder = false`: only the head then trains)."""
     if recipe.teacher.source == "train":
         return build_model(recipe.teacher, ds.input_shape, ds.num_classes)
-    model = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
+    model = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes, get_task(recipe.task).output)
     if not recipe.teacher.finetune.encoder:
         model.encoder.requires_grad_(False)
     return model
@@ -121,7 +121,7 @@ def _pretrained(recipe, ds, tensors, reporter, task):
     """Load the recipe's pretrained teacher, check it on the data and measure it on the test set."""
     cfg = recipe.teacher
     start = time.perf_counter()
-    model = load_pretrained(cfg, ds.input_shape, ds.num_classes)
+    model = load_pretrained(cfg, ds.input_shape, ds.num_classes, task.output)
     check_on_data(model, ds, task, cfg.path or cfg.factory)
     _, _, x_test, _ = tensors
     out = predict(model, x_test, task).numpy()

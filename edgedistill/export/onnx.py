@@ -73,6 +73,7 @@ def strip_debug_metadata(path: Path) -> onnx.ModelProto:
     """Drop the exporter's per-node debug records (stack traces with local source paths, FX node
     dumps, rewrite-rule names): a third of a small model's bytes, and nothing a runtime reads."""
     m = onnx.load(str(path))
+    single_assignment(m.graph)
     for node in m.graph.node:
         node.doc_string = ""
         del node.metadata_props[:]
@@ -80,6 +81,29 @@ def strip_debug_metadata(path: Path) -> onnx.ModelProto:
         del v.metadata_props[:]
     atomic_write_bytes(path, m.SerializeToString())
     return m
+
+
+def single_assignment(graph: onnx.GraphProto) -> None:
+    """Rename inner values that share a graph output's name, in place. The exporter names values after FX
+    nodes, so `F.embedding` (a token table) yields a value "embedding" before the output we named "embedding"
+    is written; a value may be assigned once (SSA). Every producer but the last gets a fresh name, and the
+    nodes between it and the next producer read that name (nodes are in topological order)."""
+    outputs = {o.name for o in graph.output}
+    last = {}
+    for k, node in enumerate(graph.node):
+        for name in node.output:
+            if name in outputs:
+                last[name] = k
+    current: dict[str, str] = {}  # output name → what nodes read under it right now
+    for k, node in enumerate(graph.node):
+        for i, name in enumerate(node.input):
+            if name in current:
+                node.input[i] = current[name]
+        for i, name in enumerate(node.output):
+            if name in last and k != last[name]:
+                node.output[i] = current[name] = f"{name}__inner{k}"
+            elif name in current:
+                del current[name]
 
 
 def describe(model: Path | onnx.ModelProto) -> dict:

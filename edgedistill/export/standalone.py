@@ -112,7 +112,7 @@ def load_checkpoint(checkpoint: Path, recipe_arg=None, cache_dir: Path | None = 
     if recipe.teacher.source != "train":  # a pretrained teacher: load it from where the recipe names it
         from ..models.teachers import load_pretrained
 
-        teacher = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes)
+        teacher = load_pretrained(recipe.teacher, ds.input_shape, ds.num_classes, task.output)
         if recipe.teacher.finetune is not None and teacher_path and teacher_path.is_file():  # the run's fine-tune
             teacher = _load(recipe.teacher, teacher_path, ds, teacher)
     else:

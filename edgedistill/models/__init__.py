@@ -14,7 +14,8 @@ from .imports import first_line
 
 MODELS: Registry = Registry("model architecture")
 # what each built-in family takes: "signal" (L,), "image" (C, H, W), "any"
-INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any", "gpt": "signal", "bert": "signal"}
+INPUTS = {"cnn1d": "signal", "textcnn": "signal", "cnn2d": "image", "mlp": "any", "gpt": "signal", "bert": "signal",
+          "static": "signal"}
 NEEDS_CHANNELS = frozenset({"cnn1d", "cnn2d", "textcnn"})
 # where a teacher comes from (teachers.py loads all but "train"); hookless ones give outputs only
 TEACHER_SOURCES = ("train", "import", "torchscript", "onnx", "safetensors", "huggingface")
@@ -57,12 +58,19 @@ def _bert(cfg, input_shape, num_classes):
     return build_bert(cfg, input_shape, num_classes)
 
 
+def _static(cfg, input_shape, num_classes):
+    from .static import build_static
+
+    return build_static(cfg, input_shape, num_classes)
+
+
 MODELS.register("cnn1d", _cnn1d)
 MODELS.register("cnn2d", _cnn2d)
 MODELS.register("mlp", _mlp)
 MODELS.register("textcnn", _textcnn)
 MODELS.register("gpt", _gpt)
 MODELS.register("bert", _bert)
+MODELS.register("static", _static)  # token table + masked mean: the embed task's static student
 
 
 def build_model(cfg, input_shape, num_classes):

@@ -37,9 +37,10 @@ ATTENTION = "eager"  # the one attention implementation that returns its probabi
 class TextTransformer(nn.Module):
     """A Hugging Face encoder (or sequence classifier) + pooling + optional head, with tap modules."""
 
-    def __init__(self, model: nn.Module, classes: int, pooling: str = "mean", output: str = "logits"):
+    def __init__(self, model: nn.Module, classes: int, pooling: str = "mean", output: str = "logits",
+                 normalize: bool = False):
         super().__init__()
-        self.model, self.pooling, self.output = model, pooling, output
+        self.model, self.pooling, self.output, self.normalize = model, pooling, output, normalize
         cfg = model.config
         layers, width = cfg.num_hidden_layers, cfg.hidden_size
         own_head = hasattr(model, "classifier")  # *ForSequenceClassification: its head gives the logits
@@ -74,7 +75,9 @@ class TextTransformer(nn.Module):
         if getattr(out, "logits", None) is not None and self.output == "logits":
             return {"logits": out.logits}
         pooled = pool(out.hidden_states[-1], attention_mask, self.pooling)  # (B, H)
-        return {self.output: self.head(pooled) if self.head is not None else pooled}
+        if self.head is not None:
+            pooled = self.head(pooled)
+        return {self.output: F.normalize(pooled, dim=-1) if self.normalize else pooled}
 
 
 def used_length(mask: torch.Tensor) -> int:
@@ -92,11 +95,48 @@ def pool(tokens: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     return (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
 
 
+def sentence_head(folder: Path, pooling: str) -> tuple[str, bool]:
+    """(pooling, normalize) of a sentence-transformers folder, read from its modules.json and pooling config
+    (data only: the module types are compared as strings, never imported); other folders: (pooling, False).
+    all-MiniLM-L6-v2: Transformer → Pooling (mean tokens) → Normalize, so ("mean", True)."""
+    modules = _json(folder / "modules.json", list) if (folder / "modules.json").is_file() else []
+    normalize = False
+    for m in modules:
+        kind = str(m.get("type", "")) if isinstance(m, dict) else ""
+        if kind.endswith(".Normalize"):
+            normalize = True
+        elif kind.endswith(".Pooling"):
+            conf = _json(folder / str(m.get("path", "")) / "config.json", dict)
+            modes = [k for k in ("mean_tokens", "cls_token") if conf.get(f"pooling_mode_{k}")]
+            others = [k for k, v in conf.items() if k.startswith("pooling_mode_") and v and k[13:] not in modes]
+            if len(modes) != 1 or others:
+                raise InputFileError(str(folder / str(m.get("path", "")) / "config.json"),
+                                     f"pooling {modes + [k[13:] for k in others]} is not one of mean_tokens, cls_token",
+                                     "use a sentence-transformers folder with mean or [CLS] pooling")
+            pooling = "mean" if modes == ["mean_tokens"] else "cls"
+        elif kind and not kind.endswith(".Transformer"):
+            raise InputFileError(str(folder / "modules.json"), f"module {kind!r} is not Transformer, Pooling or "
+                                 "Normalize", "use a folder whose modules.json has only those (e.g. all-MiniLM-L6-v2)")
+    return pooling, normalize
+
+
+def _json(path: Path, kind: type):
+    try:
+        got = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputFileError(str(path), f"not readable JSON ({exc.__class__.__name__})", "restore the file") from None
+    if not isinstance(got, kind):
+        raise InputFileError(str(path), f"a JSON {type(got).__name__}, not a {kind.__name__}", "restore the file")
+    return got
+
+
 def load_folder(cfg, num_classes: int, output: str = "logits") -> TextTransformer:
-    """The `teacher.path` folder (config.json + weights) as a TextTransformer in eval mode."""
+    """The `teacher.path` folder (config.json + weights) as a TextTransformer in eval mode; `output`
+    "embedding": pooled (and normalised) as its sentence-transformers config says, no head."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may reach a hub, whatever the folder's config says
     folder = Path(cfg.path)
     config = _read_config(folder)
+    pooling, normalize = sentence_head(folder, cfg.pooling) if output == "embedding" else (cfg.pooling, False)
     safe = (folder / "model.safetensors").is_file() or any(folder.glob("model-*.safetensors"))
     if not safe:
         if not (folder / "pytorch_model.bin").is_file():
@@ -124,7 +164,7 @@ def load_folder(cfg, num_classes: int, output: str = "logits") -> TextTransforme
     if classifier and labels != num_classes:
         raise InputFileError(str(folder), f"its classifier has {labels} labels, the data {num_classes} classes",
                              "give a folder fine-tuned on these classes, or its encoder with [teacher.finetune]")
-    return TextTransformer(model, num_classes, cfg.pooling, output).eval()
+    return TextTransformer(model, num_classes, pooling, output, normalize).eval()
 
 
 def _check_size(folder: Path, auto, trains: bool) -> None:

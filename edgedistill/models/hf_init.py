@@ -6,6 +6,8 @@ took every other of 12) — where the layer's shapes match (same feed-forward wi
 Narrower student: no layer fits, so only the embeddings carry over, projected on the top principal
 components of the teacher's token-embedding table: (V, H_t) → (V, H_s) keeps the directions along which
 the teacher's tokens differ most; position and token-type rows go through the same projection.
+A `static` student (models/static.py) takes the same PCA projection of the token table, and the map back
+to the teacher's width takes the PCA basis.
 """
 
 from __future__ import annotations
@@ -31,14 +33,24 @@ def pca_basis(table: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, vh[:k].T.to(table.dtype)
 
 
-@torch.no_grad()
-def init_from_teacher(student, teacher) -> str:
-    """Copy (or project) the teacher's embeddings and, at equal widths, its spaced layers; say what was done."""
-    s, t = student.encoder, teacher.encoder
-    sw, tw = s.embeddings.word_embeddings.weight, t.embeddings.word_embeddings.weight  # (V, H_s), (V, H_t)
+def _same_vocab(sw: torch.Tensor, tw: torch.Tensor) -> None:
     if sw.shape[0] != tw.shape[0]:
         raise ConfigError("recipe", "student.vocab", f"{sw.shape[0]} tokens, the teacher's vocabulary "
                           f"{tw.shape[0]}", "leave student.vocab unset: it follows the teacher's tokenizer")
+
+
+@torch.no_grad()
+def init_from_teacher(student, teacher) -> str:
+    """Copy (or project) the teacher's embeddings and, at equal widths, its spaced layers; say what was done."""
+    from .static import StaticEmbedding
+
+    t = teacher.encoder
+    tw = t.embeddings.word_embeddings.weight  # (V, H_t)
+    if isinstance(student, StaticEmbedding):
+        return _init_static(student, tw)
+    s = student.encoder
+    sw = s.embeddings.word_embeddings.weight  # (V, H_s)
+    _same_vocab(sw, tw)
     width_s, width_t = sw.shape[1], tw.shape[1]
     n_pos = s.embeddings.position_embeddings.weight.shape[0]
     pairs = [(s.embeddings.word_embeddings.weight, tw),
@@ -60,3 +72,21 @@ def init_from_teacher(student, teacher) -> str:
     for dst, src in pairs:
         dst.copy_((src - mean) @ basis)
     return f"embeddings projected on the teacher's top {width_s} of {width_t} principal components; layers random"
+
+
+def _init_static(student, tw: torch.Tensor) -> str:
+    """Table (V, W) = the teacher's token rows centred and projected on their top W principal directions;
+    the map (W → H_t) = those directions, so the first output is the (centred) mean of the teacher's input
+    embeddings of the text's tokens — the untrained starting point Model2Vec-style models begin near."""
+    table = student.table.weight
+    _same_vocab(table, tw)
+    width = table.shape[1]
+    if width > tw.shape[1]:
+        raise ConfigError("recipe", "student.width", f"{width} is wider than the teacher's {tw.shape[1]}: a "
+                          "PCA gives at most as many directions as the teacher has", f"set width ≤ {tw.shape[1]}")
+    mean, basis = pca_basis(tw, width)  # (H_t,), (H_t, W)
+    table.copy_((tw - mean) @ basis)
+    if student.proj is not None and student.proj.weight.shape == basis.shape:  # (D = H_t, W)
+        student.proj.weight.copy_(basis)
+        return f"token table from the teacher's top {width} of {tw.shape[1]} principal components; map = their basis"
+    return f"token table from the teacher's top {width} of {tw.shape[1]} principal components"

@@ -104,8 +104,9 @@ class ScriptTeacher(nn.Module):
         return describe(path)
 
 
-def load_pretrained(cfg, input_shape, num_classes: int) -> nn.Module:
-    """The teacher a [teacher] section with source != "train" names, in eval mode (not yet checked on data)."""
+def load_pretrained(cfg, input_shape, num_classes: int, output: str = "logits") -> nn.Module:
+    """The teacher a [teacher] section with source != "train" names, in eval mode (not yet checked on data);
+    `output`: the task's primary output (a huggingface folder gives "embedding" vectors without a head)."""
     path = Path(cfg.path) if cfg.path else None
     if cfg.source == "onnx":
         model = OnnxTeacher(path)
@@ -119,7 +120,7 @@ def load_pretrained(cfg, input_shape, num_classes: int) -> nn.Module:
     elif cfg.source == "huggingface":
         from .hf import load_folder
 
-        model = load_folder(cfg, num_classes)
+        model = load_folder(cfg, num_classes, output)
     elif cfg.source == "import":
         from . import build_model
 

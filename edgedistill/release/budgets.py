@@ -49,6 +49,13 @@ _BOUNDS: dict[str, tuple[str, str]] = {
     "cosine": ("cosine", "min"),
     "nn_overlap": ("percent", "min"),
     "spearman": ("rho", "min"),
+    "knn_accuracy": ("percent", "min"),  # embed probes (tasks/probes.py)
+    "fewshot_accuracy": ("percent", "min"),
+    # text models in the page (bench/browser.py): the page's tokenizer vs Python's ids, tokenise + infer
+    "tokenizer_parity": ("percent", "min"),
+    "text_p50_ms": ("time", "max"),
+    "tokenize_ms": ("time", "max"),
+    "tokenizer_load_ms": ("time", "max"),
     # new / old median latency from an interleaved A/B run against the baseline's file
     "latency_ratio": ("ratio", "max"),
     "latency_ratio_p90": ("ratio", "max"),

@@ -30,6 +30,12 @@ HINTS = {
     "cosine": "more transfer text, a wider student, or fp32 instead of int8",
     "nn_overlap": "more transfer text, a wider student, or fp32 instead of int8",
     "spearman": "more transfer text, or a contextual (transformer) student",
+    "knn_accuracy": "more transfer text, a wider student, or a contextual (transformer) student",
+    "fewshot_accuracy": "more transfer text, a wider student, or a contextual (transformer) student",
+    "tokenizer_parity": "ship the tokenizer.json the model was trained with (export writes it beside the model)",
+    "text_p50_ms": "a smaller student, or a lower data.max_len",
+    "tokenize_ms": "a lower data.max_len (longer texts are cut sooner)",
+    "tokenizer_load_ms": "a smaller vocabulary (tokenizer.json size)",
     "brotli_size": "a smaller student, or the onnx-int8-qdq preset",
     "parity_max_abs_diff": "a finer quantization (fp32 or per-channel int8), or check the export",
     "parity_cosine": "a finer quantization (fp32 or per-channel int8), or check the export",
@@ -39,7 +45,8 @@ HINTS = {
     "latency_ratio_p99": "profile the new graph against the baseline's (op changes, quantization), or revert",
 }
 SIZES, SPEED = ("size", "gzip_size", "brotli_size"), ("p50_ms", "p90_ms", "p99_ms", "throughput")
-QUALITY = ("accuracy", "accuracy_drop", "agreement", "perplexity", "cosine", "nn_overlap", "spearman")
+QUALITY = ("accuracy", "accuracy_drop", "agreement", "perplexity", "cosine", "nn_overlap", "spearman", "knn_accuracy",
+           "fewshot_accuracy")
 PARITY = ("parity_max_abs_diff", "parity_cosine", "parity_agreement")
 INT8 = ("int8-qdq", "int8-dynamic", "int8", "int4")
 

@@ -15,6 +15,9 @@ from ..results import Figure, Measurement, fmt, index, label, lookup
 SCHEMA = "edgedistill.report/1"
 TABLE_METRICS = ("size", "gzip_size", "brotli_size", "p50_ms", "p90_ms", "p99_ms", "estimated_ms", "throughput",
                  "peak_memory", "accuracy", "agreement")
+# shown only where some artifact has them on the device: the other tasks' metrics, and text in the page
+TASK_METRICS = ("perplexity", "cosine", "nn_overlap", "spearman", "knn_accuracy", "fewshot_accuracy",
+                "tokenizer_parity", "tokenize_ms", "text_p50_ms")
 
 
 def build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, root: Path) -> dict:
@@ -208,12 +211,13 @@ def comparison_tables(report: dict) -> dict[str, tuple[list[str], list[list[str]
     for device in sorted({m.device for m in ms if m.device is not None}):
         names = sorted({m.artifact for m in ms if m.device == device}, key=_teacher_first)
         rows = [["params"] + [f"{params[n]:,}" if params.get(n) else "—" for n in names]]
-        for metric in TABLE_METRICS:
+        for metric in TABLE_METRICS + TASK_METRICS:
             cells = []
             for n in names:
                 f = lookup(fig, n, device, metric)
                 cells.append(label(f) if f else "—")
-            rows.append([metric, *cells])
+            if metric in TABLE_METRICS or any(c != "—" for c in cells):
+                rows.append([metric, *cells])
         tables[device] = (["metric", *names], rows)
     return tables
 

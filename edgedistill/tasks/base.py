@@ -111,3 +111,27 @@ class Task:
         """A model's headline figure in words: "97.80%", "perplexity 4.87"."""
         value = metrics.get(self.headline)
         return "—" if value is None else f"{self.headline} {value:.4g}"
+
+
+class OptionalTransfer:
+    """Tasks whose transfer student (labelled + unlabelled rows) trains only under [student.transfer_train]:
+    without that table the recipe must name another student to ship, and read no unlabelled data."""
+
+    def runs_for(self, recipe):
+        """The transfer student only when the recipe has a [student.transfer_train] table for it."""
+        return tuple(r for r in self.runs if r.train != "transfer_train" or recipe.student.transfer_train)
+
+    def check_transfer(self, recipe, source):
+        """ConfigError when the shipped or the unlabelled data's student would not be trained."""
+        from ..errors import ConfigError
+
+        if recipe.student.transfer_train is None and recipe.export.ship in (None, "distilled_transfer"):
+            raise ConfigError(source, "export.ship" if recipe.export.ship else "student.transfer_train",
+                              "the default shipped student (distilled_transfer) trains on labelled + transfer rows "
+                              "under [student.transfer_train], which the recipe does not have",
+                              'add [student.transfer_train] with epochs and lr, or ship another student: '
+                              '[export] ship = "distilled"')
+        if recipe.student.transfer_train is None and recipe.data.unlabeled:
+            raise ConfigError(source, "data.unlabeled", "read by no student: only the transfer student learns from "
+                              "unlabelled data, and the recipe has no [student.transfer_train]",
+                              "add [student.transfer_train] with epochs and lr, or remove data.unlabeled")

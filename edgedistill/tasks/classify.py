@@ -8,10 +8,10 @@ far from the task (WordNet glosses for news) can cost accuracy and minutes, so i
 
 from __future__ import annotations
 
-from .base import StudentRun, Task, TensorSpec
+from .base import OptionalTransfer, StudentRun, Task, TensorSpec
 
 
-class Classify(Task):
+class Classify(OptionalTransfer, Task):
     name = "classify"
     output = "logits"
     headline = "accuracy"
@@ -27,23 +27,8 @@ class Classify(Task):
         """Labels and the teacher's top-1 class per test row."""
         return {"y": ds.y_test, "teacher_pred": teacher_out.argmax(1)}
 
-    def runs_for(self, recipe):
-        """The transfer student only when the recipe has a [student.transfer_train] table for it."""
-        return tuple(r for r in self.runs if r.train != "transfer_train" or recipe.student.transfer_train)
-
     def check(self, recipe, source):
-        from ..errors import ConfigError
-
-        if recipe.student.transfer_train is None and recipe.export.ship in (None, "distilled_transfer"):
-            raise ConfigError(source, "export.ship" if recipe.export.ship else "student.transfer_train",
-                              "the default shipped student (distilled_transfer) trains on labelled + transfer rows "
-                              "under [student.transfer_train], which the recipe does not have",
-                              'add [student.transfer_train] with epochs and lr, or ship another student: '
-                              '[export] ship = "distilled"')
-        if recipe.student.transfer_train is None and recipe.data.unlabeled:
-            raise ConfigError(source, "data.unlabeled", "read by no student: only the transfer student learns from "
-                              "unlabelled data, and the recipe has no [student.transfer_train]",
-                              "add [student.transfer_train] with epochs and lr, or remove data.unlabeled")
+        self.check_transfer(recipe, source)
 
     def summary(self, metrics):
         value = metrics.get("accuracy")

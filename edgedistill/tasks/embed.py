@@ -5,16 +5,19 @@ teacher on held-out inputs, and Spearman ρ against human similarity ratings whe
 (tasks/metrics.py). No labels are needed: the students learn the teacher's vectors with an
 outputs loss (embedding_mse / embedding_cosine, weighted terms add more).
 
-Students: distilled (the train split) and distilled_transfer (train + unlabelled transfer rows),
-the one shipped. There is no scratch student: without labels there is nothing to learn from.
+Students: distilled (the train split) and, under [student.transfer_train], distilled_transfer (train +
+unlabelled transfer rows), the one shipped by default; without that table the recipe ships "distilled"
+(minilm-embed: its train split is already 100k+ unlabelled sentences). There is no scratch student:
+without labels there is nothing to learn from. Probe metrics (kNN, few-shot: tasks/probes.py) read the
+probe rows' classes, never used in training.
 """
 
 from __future__ import annotations
 
-from .base import StudentRun, Task, TensorSpec
+from .base import OptionalTransfer, StudentRun, Task, TensorSpec
 
 
-class Embed(Task):
+class Embed(OptionalTransfer, Task):
     name = "embed"
     output = "embedding"
     headline = "nn_overlap"
@@ -39,10 +42,13 @@ class Embed(Task):
         if compares_labels(recipe.distill.loss):
             raise ConfigError(source, "distill.loss", f"{recipe.distill.loss!r} reads class labels; task "
                               "'embed' compares vectors", 'use loss = "embedding_mse" or "embedding_cosine"')
-        if recipe.student.transfer_train is None:
-            raise ConfigError(source, "student.transfer_train", "required for task 'embed'",
-                              "add [student.transfer_train] with epochs and lr")
+        self.check_transfer(recipe, source)
 
     def summary(self, metrics):
         value = metrics.get("nn_overlap")
-        return "—" if value is None else f"NN@10 {value:.1f}%"
+        if value is None:  # the teacher against itself: only the probes and ratings say anything
+            parts = [f"{k} {metrics[k]:.{p}f}{u}" for k, p, u in (("spearman", 3, ""), ("knn_accuracy", 1, "%"),
+                                                                 ("fewshot_accuracy", 1, "%")) if k in metrics]
+            return ", ".join(parts) or "—"
+        return f"NN@10 {value:.1f}%" + "".join(f", {k.split('_')[0]} {metrics[k]:.1f}%" for k in
+                                              ("knn_accuracy", "fewshot_accuracy") if k in metrics)

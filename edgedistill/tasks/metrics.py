@@ -5,7 +5,9 @@ The eval set (`eval.npz`, or `edgedistill bench --data FILE`) holds the model's 
 name (`x` feeds a single-input model) and these reference arrays:
 
     classify  y (N,) class ids · teacher_pred (N,) the teacher's top-1
-    embed     teacher_embedding (N, D) · optional pair_a, pair_b (P,) row indices + gold (P,) human scores
+    embed     teacher_embedding (N, D) · optional pair_a, pair_b (P,) row indices + gold (P,) human scores ·
+              optional probe_class (N,) a class id per row of a labelled probe set, −1 elsewhere (kNN, few-shot) ·
+              optional nn_row (N,) bool: the rows neighbour overlap is measured on (default all)
     lm        y (N, T) next-token ids (negative: no label, e.g. prompt positions) · teacher_pred (N, T) top-1
 
 `evaluate(task, out, refs)` maps the model's first output (classify (N, C) logits, embed (N, D),
@@ -26,6 +28,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "cosine": ("cosine", "min"),  # embed: mean cosine to the teacher's vector of the same input
     "nn_overlap": ("%", "min"),  # embed: share of each row's 10 nearest neighbours that the teacher's has too
     "spearman": ("rho", "min"),  # embed: Spearman ρ of pair similarities against human ratings
+    "knn_accuracy": ("%", "min"),  # embed: leave-one-out 10-nearest-neighbour vote on the probe classes
+    "fewshot_accuracy": ("%", "min"),  # embed: logistic regression on 16 probe rows a class, the rest tested
     "perplexity": ("ppl", "max"),  # lm: exp(mean next-token cross-entropy) over labelled positions
 }
 
@@ -111,11 +115,19 @@ def _embed(vec: np.ndarray, refs: dict) -> dict:
         t = refs["teacher_embedding"]
         if t.shape[1] == vec.shape[1]:  # a student of another width has no coordinate-wise cosine
             got["cosine"] = (float((unit_rows(vec) * unit_rows(t)).sum(1).mean()), "cosine")
-        got["nn_overlap"] = (100 * nn_overlap(vec, t), "%")
+        keep = np.asarray(refs["nn_row"], bool) if "nn_row" in refs else slice(None)
+        got["nn_overlap"] = (100 * nn_overlap(vec[keep], t[keep]), "%")
     if {"pair_a", "pair_b", "gold"} <= set(refs):
         u = unit_rows(vec)
         sims = (u[refs["pair_a"]] * u[refs["pair_b"]]).sum(1)
         got["spearman"] = (spearman(sims, refs["gold"]), "rho")
+    if "probe_class" in refs:
+        from .probes import fewshot_accuracy, knn_accuracy
+
+        rows = np.asarray(refs["probe_class"]) >= 0
+        x, y = unit_rows(vec[rows]), np.asarray(refs["probe_class"])[rows]
+        got["knn_accuracy"] = (knn_accuracy(x, y), "%")
+        got["fewshot_accuracy"] = (fewshot_accuracy(x, y), "%")
     return got
 
 
