@@ -139,6 +139,13 @@ window.edgeBench = async (spec) => {
   // JS heap (precise only with --enable-precise-memory-info; workers' heaps are not included).
   result.wasm_memory_bytes = Math.max(0, ...memories.map((m) => m.buffer.byteLength));
   result.js_heap_bytes = performance.memory ? performance.memory.usedJSHeapSize : 0;
+  // Text models (text.js): after the memory readings, which stay the model's alone (the texts and
+  // Python's ids held here for the parity check are the harness's, not an app's).
+  if (spec.text) {
+    const t0 = performance.now(); // the tokenizer's cold start includes loading the library
+    const { textBench } = await import('./text.js');
+    Object.assign(result, await textBench(session, spec.text, spec.latency, res, t0, { ort, ARRAYS, fetchBytes }));
+  }
   await session.release();
   return result;
 };

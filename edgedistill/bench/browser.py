@@ -10,6 +10,7 @@ and the eval set cut into batches; never pickles) and serves them on loopback wi
 devices/browser/index.html; the page (devices/browser/bench.js) creates the session, times the runs
 with performance.now(), and POSTs the first output of every eval batch back as raw bytes, so the
 task metrics are computed here by tasks/metrics.py — the one implementation the native runner uses.
+Text models whose eval set holds the raw `text` are also tokenised in the page (bench/browser_text.py).
 
 Memory: peak_memory = the wasm heap (the size of onnxruntime-web's WebAssembly.Memory after the
 runs; a wasm heap never shrinks, so this is its peak) + the page's JS heap after the runs
@@ -25,6 +26,7 @@ import numpy as np
 from ..artifacts import printable
 from ..errors import ConfigError, InputFileError, StageError
 from ..results import Figure, Measurement
+from . import browser_text
 from .feeds import batch_of, eval_batches, eval_rows, feed, refs_of
 from .stats import latency_measurements, summarize_ns
 
@@ -58,8 +60,12 @@ def page_spec(path: Path, profile, data: Path | None, shapes: dict | None, input
     spec = {"model": "/model.onnx", "threads": profile.threads, "latency": lat, "throughput": thr,
             "inputs": specs, "eval": None}
     refs = refs_of(inputs, arrays) if arrays is not None else {}
+    refs.pop("text", None)  # the raw texts are the tokeniser's input, not a task reference
     if refs:
         spec["eval"] = _eval_blobs(inputs, arrays, shapes, blobs)
+    throttle = profile.browser.cpu_throttle if profile.browser else 1.0
+    spec["text"] = browser_text.text_spec(path, arrays, inputs, shapes, blobs, data, throttle) \
+        if arrays is not None else None
     return spec, blobs, refs
 
 
@@ -116,6 +122,8 @@ def run_page(path: Path, profile, data: Path | None = None, shapes: dict | None 
     if "error" in out:
         raise InputFileError(str(path), f"onnxruntime-web could not run it: {chromium.first_line(out['error'])}")
     raw = out["ok"]
+    if spec["text"]:
+        raw["tokenizer_note"] = browser_text.note(raw)
     if refs:
         raw["outputs"] = _posted_outputs(posted, len(spec["eval"]["batches"]))
         raw.update(page_metrics(raw["outputs"], refs, task, data))
@@ -166,6 +174,13 @@ def _settings(profile):
 def bench(artifact: str, path: Path, profile, data: Path | None = None, shapes: dict | None = None,
           info=None, task: str | None = None) -> list[Measurement]:
     """All figures for one file on one browser profile (how = "browser"), named like the native runner's."""
+    return bench_detailed(artifact, path, profile, data, shapes, info, task)[0]
+
+
+def bench_detailed(artifact: str, path: Path, profile, data: Path | None = None, shapes: dict | None = None,
+                   info=None, task: str | None = None) -> tuple[list[Measurement], dict]:
+    """bench() plus the status details: for a text model, the page's tokenizer parity, its first mismatch
+    and the note about it (bench/browser_text.py); {} otherwise."""
     from .browser_launch import run_in_child
     from .chromium import missing
     from .outcome import NotRunnable
@@ -180,7 +195,7 @@ def bench(artifact: str, path: Path, profile, data: Path | None = None, shapes: 
     inputs = ([{"name": i.name, "dtype": i.dtype, "dims": list(i.dims)} for i in info.inputs]
               if info is not None else _inputs_of(path))
     raw = run_in_child(path, profile, data, shapes, inputs, task)
-    return measurements(artifact, profile, raw)
+    return measurements(artifact, profile, raw), browser_text.details(raw)
 
 
 def measurements(artifact: str, profile, raw: dict) -> list[Measurement]:
@@ -202,4 +217,5 @@ def measurements(artifact: str, profile, raw: dict) -> list[Measurement]:
            m("wasm_memory", raw["wasm_memory_bytes"], "B"), m("js_heap", raw["js_heap_bytes"], "B"),
            m("threads", raw["threads"], "threads"), m("isolated", raw["isolated"], "bool"),
            m("timer_resolution_ms", raw["timer_resolution_ms"], "ms"), m("cpu_throttle", throttle, "×")]
-    return out + [m(name, value, unit) for name, (value, unit) in raw.get("metrics", {}).items()]
+    return out + [m(name, value, unit) for name, (value, unit) in raw.get("metrics", {}).items()] + \
+        browser_text.measurements(raw, m)

@@ -30,7 +30,7 @@ INSTALL_CHROMIUM = "install it: apt-get install -y chromium (as root; `make test
 
 
 def page_dir() -> Path:
-    """devices/browser: index.html, bench.js, package.json, package-lock.json (and node_modules)."""
+    """devices/browser: index.html, bench.js, text.js, package.json, package-lock.json (and node_modules)."""
     return data_dir("devices") / "browser"
 
 
@@ -39,6 +39,15 @@ def ort_dist() -> Path:
     dist = page_dir() / "node_modules" / "onnxruntime-web" / "dist"
     if not (dist / "ort.wasm.min.mjs").is_file():
         raise StageError(f"onnxruntime-web is not installed in {page_dir()} — run: "
+                         f"cd {page_dir()} && npm ci --no-audit --no-fund")
+    return dist
+
+
+def tokenizers_dist() -> Path:
+    """@huggingface/tokenizers' dist folder (text models are tokenised in the page), installed by `npm ci`."""
+    dist = page_dir() / "node_modules" / "@huggingface" / "tokenizers" / "dist"
+    if not (dist / "tokenizers.mjs").is_file():
+        raise StageError(f"@huggingface/tokenizers is not installed in {page_dir()} — run: "
                          f"cd {page_dir()} && npm ci --no-audit --no-fund")
     return dist
 
@@ -71,9 +80,12 @@ def _handler(blobs: dict[str, bytes], isolated: bool, posted: dict | None = None
     """A request handler serving the page, onnxruntime-web's dist files and in-memory blobs, and taking the
     page's POSTs of outputs into `posted` (batch index → (dtype, dims, raw bytes))."""
     static = {"/": page_dir() / "index.html", "/index.html": page_dir() / "index.html",
-              "/bench.js": page_dir() / "bench.js"}
+              "/bench.js": page_dir() / "bench.js", "/text.js": page_dir() / "text.js"}
     dist = ort_dist()
     static.update({f"/ort/{p.name}": p for p in dist.iterdir() if p.is_file()})  # no path traversal
+    tok = page_dir() / "node_modules" / "@huggingface" / "tokenizers" / "dist"  # text.js imports it
+    if tok.is_dir():
+        static.update({f"/tokenizers/{p.name}": p for p in tok.iterdir() if p.is_file()})
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)

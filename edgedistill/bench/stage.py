@@ -29,7 +29,7 @@ from .outcome import BenchRun, DeviceLimitExceeded, NotRunnable, Status, stabili
 # file's ModelInfo from the analysis child: inputs, outputs, cost), task (the eval set's task).
 RUNNERS: Registry = Registry("runner", plugin_group="edgedistill.runners")
 RUNNERS.register("onnxruntime", ort_native.bench_detailed)
-RUNNERS.register("onnxruntime-web", browser.bench)  # headless Chromium; how = "browser"
+RUNNERS.register("onnxruntime-web", browser.bench_detailed)  # headless Chromium; how = "browser"
 RUNNERS.register("coreml", coreml.bench)
 # which artifact kinds each runtime takes; a plugin runner says so in its `formats` attribute, else ONNX
 RUNTIME_KINDS = {"onnxruntime": ("onnx", "ort"), "onnxruntime-web": ("onnx", "ort"), "coreml": ("coreml",)}
