@@ -119,11 +119,16 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
         quantized = quantize_all(recipe, trained, exported, staging, reporter)
         artifacts = {**exported.artifacts, **quantized.artifacts}
         parity = {**exported.parity, **quantized.parity}
+        from .export.bundle import bundle_stage
+
+        bundle = bundle_stage(recipe, trained, artifacts, staging, reporter)  # embed: the page bundle, or None
         bench = bench_all(recipe, trained, artifacts, staging, reporter)  # also writes latency.png, pareto.png
         measurements = bench.measurements
         verdict = _judge(checks, measurements, artifacts)
         report = report_mod.build(recipe, recipe_file, trained, artifacts, parity, measurements, verdict, staging)
         report["bench"] = bench.section()  # statuses, graph cost, profiles, environment (edgedistill.bench/1)
+        if bundle is not None:
+            report["bundle"] = bundle
         report_mod.write(staging, report)
     except BaseException as exc:
         abandon(exc, staging, ckpt_root, out, cache)
