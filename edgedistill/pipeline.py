@@ -103,6 +103,10 @@ def run(recipe_arg=None, out: Path | None = None, force: bool = False, reporter:
     recipe, recipe_file = load_recipe(recipe_arg, overrides)
     threads.configure()  # torch's pool: usable CPUs ÷ sibling processes, unless the user chose (threads.py)
     checks = _budgets(recipe, recipe_file)  # validated before any training: bad budgets fail fast
+    if recipe.export.bundle:  # the page's runtime files (npm ci), asked for before any training
+        from .export.bundle import runtime_files
+
+        runtime_files()
     out = Path(out) if out else default_out(recipe.name)
     ckpt_root = claim_checkpoints(out, resume, force)
     staging = claim_out(out, force)

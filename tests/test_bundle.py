@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from tinyhf import FILLER, TOPICS, sentences, vocabulary, write_tokenizer
 
-from edgedistill.errors import InputFileError, StageError, UsageError
+from edgedistill.errors import ConfigError, InputFileError, UsageError
 from edgedistill.export.bundle import write_bundle
 
 MAX_LEN = 16  # short, so that ordinary sentences already need cutting
@@ -75,7 +75,7 @@ def bundle(tmp_path_factory, embedder) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run")
     try:
         return out, write_bundle(out, *embedder, SENTENCES, title="Tiny <topics> search")
-    except StageError as exc:
+    except ConfigError as exc:
         pytest.skip(str(exc))
 
 
@@ -124,7 +124,7 @@ def test_rejects_what_the_page_cannot_use(tmp_path, embedder, monkeypatch):
     with pytest.raises(UsageError, match="list of strings"):
         write_bundle(tmp_path, model, tok, "not a list")
     monkeypatch.setattr("edgedistill.export.bundle.data_dir", lambda name: tmp_path)  # a checkout without npm ci
-    with pytest.raises(StageError, match="npm ci"):
+    with pytest.raises(ConfigError, match="npm ci"):
         write_bundle(tmp_path, model, tok, ["x"])
     assert not (tmp_path / "bundle").exists()
 

@@ -144,7 +144,7 @@ def test_teacher_is_pooled_and_normalised_as_its_folder_says(folder):
     ids = torch.tensor([[2, 10, 11, 3, 0, 0], [2, 12, 3, 0, 0, 0]])
     mask = (ids > 0).long()
     with torch.no_grad():
-        got = model(input_ids=ids, attention_mask=mask)["embedding"]
+        got = model(input_ids=ids, attention_mask=mask)
         states = model.model(input_ids=ids, attention_mask=mask).last_hidden_state  # (2, 6, 32)
     mean = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
     assert torch.allclose(got, torch.nn.functional.normalize(mean, dim=-1), atol=1e-6)

@@ -75,7 +75,7 @@ def test_folder_loads_offline_with_taps(folder):
     model = load_folder(teacher_cfg(folder), 3)
     x = batch()
     with torch.no_grad(), FeatureTap(model, ["hidden.0", "hidden.2", "attention.1"]) as tap:
-        logits = model(**x)["logits"]
+        logits = model(**x)
     assert logits.shape == (3, 3)
     assert tap["hidden.0"].shape == (3, 12, 32) and tap["hidden.2"].shape == (3, 12, 32)
     att = tap["attention.1"]
@@ -87,7 +87,7 @@ def test_folder_loads_offline_with_taps(folder):
     y = dict(x, input_ids=x["input_ids"].clone())
     y["input_ids"][1, 8:] = 7
     with torch.no_grad():
-        torch.testing.assert_close(model(**y)["logits"], logits)
+        torch.testing.assert_close(model(**y), logits)
 
 
 def test_pickle_weights_refused_unless_trusted(folder, tmp_path):
@@ -120,7 +120,7 @@ def test_custom_code_and_broken_folders_refused(folder, tmp_path):
 def test_classifier_folder_keeps_its_head_and_label_count(tmp_path):
     clf = write_bert(tmp_path / "clf", classes=4)
     model = load_folder(teacher_cfg(clf), 4)
-    assert model.head is None and model(**batch())["logits"].shape == (3, 4)
+    assert model.head is None and model(**batch()).shape == (3, 4)
     with pytest.raises(InputFileError, match="4 labels"):
         load_folder(teacher_cfg(clf), 3)
 
@@ -165,9 +165,9 @@ def test_all_padding_columns_are_cut_without_changing_anything(folder):
     x["attention_mask"][:, 9:] = 0  # the last 3 columns are padding in every row
     padded = {k: torch.cat([v, torch.zeros(3, 20, dtype=v.dtype)], 1) for k, v in x.items()}  # 20 more
     with torch.no_grad(), FeatureTap(model, ["hidden.1", "attention.2"]) as tap:
-        short = model(**x)["logits"]
+        short = model(**x)
         h, a = tap["hidden.1"], tap["attention.2"]
-        long = model(**padded)["logits"]
+        long = model(**padded)
     torch.testing.assert_close(long, short, atol=1e-5, rtol=1e-5)
     assert tap["hidden.1"].shape == (3, 32, 32) and tap["attention.2"].shape == (3, 2, 32, 32)
     torch.testing.assert_close(tap["hidden.1"][:, :12], h, atol=1e-5, rtol=1e-5)  # same states, zeros after

@@ -29,7 +29,7 @@ import shutil
 from pathlib import Path
 
 from ..artifacts import make_folder, printable, raise_unusable
-from ..errors import InputFileError, StageError, UsageError
+from ..errors import InputFileError, UsageError
 from ..resources import data_dir
 
 FOLDER = "bundle"
@@ -101,9 +101,12 @@ def runtime_files() -> dict[str, Path]:
     browser = data_dir("devices") / "browser"
     found = {name: browser / "node_modules" / rel for name, rel in {**RUNTIME, **LICENSES}.items()}
     gone = [str(p) for p in found.values() if not p.is_file()]
-    if gone:
-        raise StageError(f"{gone[0]}: missing, so the browser bundle cannot be written — run: "
-                         f"cd {browser} && npm ci --no-audit --no-fund")
+    if gone:  # the checkout's setup, not our bug: exit 2, and the pipeline asks before any training
+        from ..errors import ConfigError
+
+        raise ConfigError("recipe", "export.bundle", f"{gone[0]} is missing, so the browser bundle cannot be "
+                          "written", f"run `make` (or: cd {browser} && npm ci --no-audit --no-fund), or remove "
+                          "export.bundle")
     return found
 
 

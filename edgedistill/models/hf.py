@@ -2,7 +2,10 @@
 
 Both are wrapped in `TextTransformer`, which a task calls by keyword like any model of named inputs:
 
-    input_ids (B, T) int64, attention_mask (B, T) int64  →  {"logits": (B, C)}  or  {"embedding": (B, H)}
+    input_ids (B, T) int64, attention_mask (B, T) int64  →  logits (B, C)  or  a vector (B, H) (embed)
+
+(one tensor: the task names it — Task.call files it under "logits" or "embedding" — so the `bert` student,
+built without knowing the task, serves classify and embed alike; for embed its head maps H to the teacher's D)
 
 A folder's own sequence-classification head is used when it has one; otherwise the token states
 (B, T, H) are pooled (mean over the mask, or [CLS]) and a linear head maps them to the classes.
@@ -53,7 +56,7 @@ class TextTransformer(nn.Module):
         """The bare encoder (embeddings + layers), whether or not the folder held a classifier."""
         return getattr(self.model, self.model.base_model_prefix, self.model)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hid = any(m._forward_hooks for m in self.hidden.values())  # taps cost nothing unless hooked
         att = any(m._forward_hooks for m in self.attention.values())
         full, tracing = input_ids.shape[1], torch.jit.is_tracing()
@@ -73,11 +76,11 @@ class TextTransformer(nn.Module):
             for k, a in enumerate(out.attentions, 1):  # L tensors (B, heads, T, T)
                 self.attention[str(k)](F.pad(a, (0, pad, 0, pad)))
         if getattr(out, "logits", None) is not None and self.output == "logits":
-            return {"logits": out.logits}
+            return out.logits
         pooled = pool(out.hidden_states[-1], attention_mask, self.pooling)  # (B, H)
         if self.head is not None:
             pooled = self.head(pooled)
-        return {self.output: F.normalize(pooled, dim=-1) if self.normalize else pooled}
+        return F.normalize(pooled, dim=-1) if self.normalize else pooled
 
 
 def used_length(mask: torch.Tensor) -> int:
