@@ -101,8 +101,9 @@ class ModelConfig(Frozen):
     project: bool = True  # static: a linear map from `width` to the teacher's vector width (models/static.py)
     # bert: "random", or "teacher-layers" (DistilBERT: the teacher's embeddings — PCA-reduced when narrower — and,
     # when widths match, every k-th teacher layer); static: the teacher's token table on its top `width` principal
-    # components, the map back to its width their basis
-    init: Literal["random", "teacher-layers"] = "random"
+    # components, the map back to its width their basis; "teacher-outputs" (static): the teacher's vector of each
+    # token alone, projected the same way (Model2Vec's starting point)
+    init: Literal["random", "teacher-layers", "teacher-outputs"] = "random"
     depth: Annotated[int, Field(ge=0)] = 2  # mlp: hidden layers
     factory: str | None = None  # "package.module:function" building the model; replaces `arch` and its knobs
     params: dict[str, int | float | str | bool] = {}  # keyword arguments for `factory`

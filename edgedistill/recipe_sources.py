@@ -28,9 +28,13 @@ def check_sources(recipe, source: str) -> None:
             _check_factory(source, f"{role}.factory", getattr(recipe, role).factory)
     for role, cfg in built_from_family(recipe):
         _check_family(source, role, cfg)
-    if recipe.student.init == "teacher-layers" and recipe.teacher.source != "huggingface":
-        raise ConfigError(source, "student.init", "teacher-layers needs a huggingface teacher (a transformer to "
-                          f"copy from), not source {recipe.teacher.source!r}", 'set init = "random"')
+    if recipe.student.init != "random" and recipe.teacher.source != "huggingface":
+        raise ConfigError(source, "student.init", f"{recipe.student.init} needs a huggingface teacher (a transformer "
+                          f"to copy from), not source {recipe.teacher.source!r}", 'set init = "random"')
+    if recipe.student.init == "teacher-outputs" and (recipe.student.arch != "static" or recipe.task != "embed"):
+        raise ConfigError(source, "student.init", "teacher-outputs starts a static student of task 'embed' from "
+                          f"the teacher's vector of each token, not a {recipe.student.arch} student of task "
+                          f"{recipe.task!r}", 'use init = "teacher-layers"')
     if recipe.export.bundle and (recipe.task != "embed" or recipe.data.name != "sentences"):
         raise ConfigError(source, "export.bundle", "the browser bundle is a sentence embedder's (task 'embed' on "
                           f"data name 'sentences'), not task {recipe.task!r} on {recipe.data.name!r}",

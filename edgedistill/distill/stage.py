@@ -95,10 +95,10 @@ def distill_all(recipe, cache_dir: Path | None, out: Path | None, reporter, sour
         kd = run.loss == "teacher"
         torch.manual_seed(recipe.seed + 1)  # the same initial student weights for every run
         model = build_model(recipe.student, ds.input_shape, ds.num_classes)
-        if recipe.student.init == "teacher-layers":
+        if recipe.student.init != "random":
             from ..models.hf_init import init_from_teacher
 
-            said = init_from_teacher(model, teacher)
+            said = init_from_teacher(model, teacher, recipe.student.init, recipe.data.tokenizer)
             if run is runs[0] and dist.is_main:
                 reporter.info(f"student init from the teacher: {said}")
         results[run.name] = fit(model, xs, ys, cfg=getattr(recipe.student, run.train),

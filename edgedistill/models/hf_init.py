@@ -8,6 +8,12 @@ components of the teacher's token-embedding table: (V, H_t) → (V, H_s) keeps t
 the teacher's tokens differ most; position and token-type rows go through the same projection.
 A `static` student (models/static.py) takes the same PCA projection of the token table, and the map back
 to the teacher's width takes the PCA basis.
+
+`init = "teacher-outputs"` (static only): the rows are instead the teacher's own sentence vector of each
+token alone — `[CLS] token [SEP]` through the whole teacher, pooled as it pools — projected the same way:
+Model2Vec's starting point. Input embeddings know nothing of context; these vectors are what the teacher
+makes of each token, so tokens the distillation text never shows (news names in a WordNet pile) start
+where the teacher would put them, and training moves the rest.
 """
 
 from __future__ import annotations
@@ -40,13 +46,18 @@ def _same_vocab(sw: torch.Tensor, tw: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def init_from_teacher(student, teacher) -> str:
-    """Copy (or project) the teacher's embeddings and, at equal widths, its spaced layers; say what was done."""
+def init_from_teacher(student, teacher, how: str = "teacher-layers", tokenizer=None) -> str:
+    """Copy (or project) the teacher's embeddings and, at equal widths, its spaced layers; say what was done.
+    `how` "teacher-outputs" (static students): from the teacher's vector of each token alone (`tokenizer`:
+    the tokenizer.json whose special tokens frame it)."""
     from .static import StaticEmbedding
 
     t = teacher.encoder
     tw = t.embeddings.word_embeddings.weight  # (V, H_t)
     if isinstance(student, StaticEmbedding):
+        if how == "teacher-outputs":
+            said = _init_static(student, token_vectors(teacher, tw.shape[0], tokenizer), center=False)
+            return said.replace("token table", "token table from the teacher's vector of each token alone,")
         return _init_static(student, tw)
     s = student.encoder
     sw = s.embeddings.word_embeddings.weight  # (V, H_s)
@@ -74,7 +85,23 @@ def init_from_teacher(student, teacher) -> str:
     return f"embeddings projected on the teacher's top {width_s} of {width_t} principal components; layers random"
 
 
-def _init_static(student, tw: torch.Tensor) -> str:
+def token_vectors(teacher, vocab: int, tokenizer, batch: int = 512) -> torch.Tensor:
+    """(V, D): the teacher's output for each token id alone, framed by the special tokens its tokenizer adds
+    to every text (BERT: [CLS] t [SEP], so (V, 3) ids), in batches."""
+    from ..data.text import load_tokenizer
+
+    specials = load_tokenizer(tokenizer, 8).encode("").ids  # [CLS, SEP, PAD, …] at length 8
+    mask = load_tokenizer(tokenizer, 8).encode("").attention_mask
+    head = [i for i, m in zip(specials, mask) if m]  # [CLS, SEP]: the frame with no text between
+    ids = torch.tensor([head[:1] + [t] + head[1:] for t in range(vocab)])  # (V, 3)
+    out = []
+    for i in range(0, vocab, batch):
+        got = teacher(input_ids=ids[i:i + batch], attention_mask=torch.ones_like(ids[i:i + batch]))
+        out.append(got["embedding"] if isinstance(got, dict) else got)  # (b, D)
+    return torch.cat(out)
+
+
+def _init_static(student, tw: torch.Tensor, center: bool = True) -> str:
     """Table (V, W) = the teacher's token rows centred and projected on their top W principal directions;
     the map (W → H_t) = those directions, so the first output is the (centred) mean of the teacher's input
     embeddings of the text's tokens — the untrained starting point Model2Vec-style models begin near."""
@@ -85,7 +112,7 @@ def _init_static(student, tw: torch.Tensor) -> str:
         raise ConfigError("recipe", "student.width", f"{width} is wider than the teacher's {tw.shape[1]}: a "
                           "PCA gives at most as many directions as the teacher has", f"set width ≤ {tw.shape[1]}")
     mean, basis = pca_basis(tw, width)  # (H_t,), (H_t, W)
-    table.copy_((tw - mean) @ basis)
+    table.copy_(((tw - mean) if center else tw) @ basis)  # uncentred: the vectors' shared part stays in the mean
     if student.proj is not None and student.proj.weight.shape == basis.shape:  # (D = H_t, W)
         student.proj.weight.copy_(basis)
         return f"token table from the teacher's top {width} of {tw.shape[1]} principal components; map = their basis"
