@@ -228,3 +228,25 @@ def test_the_runs_demo_page_finds_a_held_out_sentence(run):
                 assert errors == []
         finally:
             browser.close()
+
+
+def test_teacher_outputs_init_starts_each_row_at_the_teachers_vector_of_that_token(folder):
+    from edgedistill.models.hf import load_folder
+    from edgedistill.models.hf_init import init_from_teacher, token_vectors
+    from edgedistill.models.static import StaticEmbedding
+    from edgedistill.recipe import TeacherConfig
+
+    tok = folder / "tiny-st" / "tokenizer.json"
+    teacher = load_folder(TeacherConfig(source="huggingface", path=str(folder / "tiny-st")), 0, "embedding")
+    vocab = teacher.encoder.embeddings.word_embeddings.weight.shape[0]
+    with torch.no_grad():
+        vecs = token_vectors(teacher, vocab, tok)
+        cls, sep = 2, 3  # tinyhf's [CLS], [SEP]
+        alone = teacher(input_ids=torch.tensor([[cls, 17, sep]]), attention_mask=torch.ones(1, 3, dtype=torch.long))
+    assert vecs.shape == (vocab, 32) and torch.allclose(vecs[17], alone[0], atol=1e-6)
+    student = StaticEmbedding(vocab, 32, 32)  # full width: the PCA is a rotation, so the map gives the vectors back
+    said = init_from_teacher(student, teacher, "teacher-outputs", tok)
+    assert "each token alone" in said
+    with torch.no_grad():
+        back = student.proj(student.table.weight)  # (V, 32)
+    assert torch.allclose(back, vecs, atol=1e-4)
