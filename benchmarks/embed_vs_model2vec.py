@@ -41,6 +41,7 @@ from edgedistill.hostinfo import cpu, versions
 ROOT = Path(__file__).resolve().parents[1]
 M2V = ROOT / "benchmarks" / "model2vec"
 QUALITY = ("nn_overlap", "spearman", "knn_accuracy", "fewshot_accuracy", "cosine")
+QUALITY_BROTLI = 11  # brotli quality of the size column (--brotli-quality)
 
 
 def teacher_folder() -> Path:
@@ -113,6 +114,11 @@ def sizes(path: Path) -> dict:
         for m in json.loads(report.read_text())["measurements"]:
             if m["artifact"] == path.name and m["metric"] == "brotli_size":
                 return {"bytes": len(raw), "brotli_bytes": int(m["value"])}
+    if QUALITY_BROTLI < 11:  # --brotli-quality: q11 takes minutes a file (18 min for the 90 MB teacher on a busy host)
+        import brotli
+
+        return {"bytes": len(raw), "brotli_bytes": len(brotli.compress(raw, quality=QUALITY_BROTLI)),
+                "brotli_quality": QUALITY_BROTLI}
     return {"bytes": len(raw), "brotli_bytes": brotli_size(raw, default_cache_dir())}
 
 
@@ -188,8 +194,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=300)
     ap.add_argument("--browser-rows", type=int, default=300)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--brotli-quality", type=int, default=11, help="11 as the bench; lower is minutes faster")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    global QUALITY_BROTLI
+    QUALITY_BROTLI = args.brotli_quality
     run = args.reuse
     with np.load(run / "eval.npz", allow_pickle=False) as z:
         ev = {k: z[k] for k in z.files}
