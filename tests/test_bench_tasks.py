@@ -126,7 +126,7 @@ def test_two_int64_inputs_and_lm_metrics_in_the_browser(lm_case, tmp_path):
     from edgedistill.bench.stage import RUNNERS
 
     model, data, expected = lm_case
-    ms = RUNNERS.get("onnxruntime-web")("lm.onnx", model, quick_profile(tmp_path, "browser-wasm"), data)
+    ms, _ = RUNNERS.get("onnxruntime-web")("lm.onnx", model, quick_profile(tmp_path, "browser-wasm"), data)
     got = {m.metric: m.figure for m in ms}
     for metric, (value, unit) in expected.items():
         assert got[metric].value == pytest.approx(value, rel=1e-4) and got[metric].unit == unit
@@ -143,8 +143,8 @@ def test_embed_metrics_in_the_browser_equal_native(tmp_path):
     vec = native_outputs(model, {"x": x})
     refs = {"teacher_embedding": vec[::-1].copy()}
     np.savez(tmp_path / "eval.npz", x=x, **refs)
-    ms = RUNNERS.get("onnxruntime-web")("embed.onnx", model, quick_profile(tmp_path, "browser-wasm"),
-                                        tmp_path / "eval.npz")
+    ms, _ = RUNNERS.get("onnxruntime-web")("embed.onnx", model, quick_profile(tmp_path, "browser-wasm"),
+                                           tmp_path / "eval.npz")
     got = {m.metric: m.figure.value for m in ms}
     for metric, (value, _) in evaluate("embed", vec, refs).items():
         assert got[metric] == pytest.approx(value, rel=1e-4, abs=1e-6)

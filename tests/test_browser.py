@@ -83,7 +83,7 @@ def test_runner_reports_every_metric_labelled_browser(model_and_data, tmp_path, 
     model, data, _ = model_and_data
     # 2 threads asked for explicitly (the shipped profile asks for every logical core, maybe 1 on CI)
     profile = quick_profile(tmp_path, name, threads=2 if name == "browser-wasm-threads" else None)
-    ms = RUNNERS.get("onnxruntime-web")("tiny.onnx", model, profile, data)
+    ms, _ = RUNNERS.get("onnxruntime-web")("tiny.onnx", model, profile, data)  # (measurements, status details)
     got = {m.metric: m.figure for m in ms}
     assert {m.device for m in ms} == {name} and {f.how for f in got.values()} == {"browser"}
     expected = {"session_create_ms", "first_run_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "latency_cv",

@@ -65,6 +65,8 @@ def eval_batches(inputs: list[dict], arrays, shapes: dict):
     n = eval_rows(inputs, arrays)
     fixed = next((i["dims"][0] for i in inputs if i["dims"] and i["dims"][0] is not None), None)
     step = fixed or EVAL_BATCH
+    # per-position references (lm: y, teacher_pred (N, T)) need the output at every position: no cutting
+    cut = not any(k in arrays and np.ndim(arrays[k]) == 2 for k in ("y", "teacher_pred"))
     for start in range(0, n, step):
         b = min(step, n - start)
         chunk = {}
@@ -74,7 +76,7 @@ def eval_batches(inputs: list[dict], arrays, shapes: dict):
                 chunk[inp["name"]] = np.asarray(arrays[src][start:start + b]).astype(inp["dtype"], copy=False)
             else:
                 chunk[inp["name"]] = synth(inp["dtype"], dims_for(inp, b, shapes))
-        yield b, unpadded(chunk, inputs)
+        yield b, unpadded(chunk, inputs) if cut else chunk
 
 
 TOKENS = ("input_ids", "attention_mask", "token_type_ids")  # (batch, sequence) inputs of a text model

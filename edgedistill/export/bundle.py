@@ -197,7 +197,7 @@ def _check_model(path: Path) -> None:
     for name, want, have in (("input_ids", INT64, inputs), ("attention_mask", INT64, inputs),
                              ("embedding", FLOAT, outputs)):
         if have.get(name) != want:
-            kind = "input" if have is inputs else "output"
-            raise InputFileError(str(path), f"needs {kind} {name!r} of type {onnx.TensorProto.DataType.Name(want)} "
+            side = "input" if have is inputs else "output"
+            raise InputFileError(str(path), f"needs {side} {name!r} of type {onnx.TensorProto.DataType.Name(want)} "
                                  f"(inputs: {sorted(inputs)}, outputs: {sorted(outputs)})",
                                  "export the embed task's model (input_ids, attention_mask → embedding)")

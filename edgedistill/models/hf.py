@@ -105,10 +105,10 @@ def sentence_head(folder: Path, pooling: str) -> tuple[str, bool]:
     modules = _json(folder / "modules.json", list) if (folder / "modules.json").is_file() else []
     normalize = False
     for m in modules:
-        kind = str(m.get("type", "")) if isinstance(m, dict) else ""
-        if kind.endswith(".Normalize"):
+        module = str(m.get("type", "")) if isinstance(m, dict) else ""
+        if module.endswith(".Normalize"):
             normalize = True
-        elif kind.endswith(".Pooling"):
+        elif module.endswith(".Pooling"):
             conf = _json(folder / str(m.get("path", "")) / "config.json", dict)
             modes = [k for k in ("mean_tokens", "cls_token") if conf.get(f"pooling_mode_{k}")]
             others = [k for k, v in conf.items() if k.startswith("pooling_mode_") and v and k[13:] not in modes]
@@ -117,19 +117,19 @@ def sentence_head(folder: Path, pooling: str) -> tuple[str, bool]:
                                      f"pooling {modes + [k[13:] for k in others]} is not one of mean_tokens, cls_token",
                                      "use a sentence-transformers folder with mean or [CLS] pooling")
             pooling = "mean" if modes == ["mean_tokens"] else "cls"
-        elif kind and not kind.endswith(".Transformer"):
-            raise InputFileError(str(folder / "modules.json"), f"module {kind!r} is not Transformer, Pooling or "
+        elif module and not module.endswith(".Transformer"):
+            raise InputFileError(str(folder / "modules.json"), f"module {module!r} is not Transformer, Pooling or "
                                  "Normalize", "use a folder whose modules.json has only those (e.g. all-MiniLM-L6-v2)")
     return pooling, normalize
 
 
-def _json(path: Path, kind: type):
+def _json(path: Path, expected: type):
     try:
         got = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputFileError(str(path), f"not readable JSON ({exc.__class__.__name__})", "restore the file") from None
-    if not isinstance(got, kind):
-        raise InputFileError(str(path), f"a JSON {type(got).__name__}, not a {kind.__name__}", "restore the file")
+    if not isinstance(got, expected):
+        raise InputFileError(str(path), f"a JSON {type(got).__name__}, not a {expected.__name__}", "restore the file")
     return got
 
 

@@ -8,7 +8,7 @@ microseconds: the cost is one row read per token, so a 128-token text costs what
 cost, whatever the teacher's depth. W (`student.width`, 256 in minilm-embed) sets the table's size;
 the map to the teacher's width D (`student.project`, on by default) lets the student be trained on the
 teacher's own vectors and be compared with them coordinate by coordinate. Model2Vec builds the same
-kind of model without training (each token's teacher vector, PCA-reduced); here the table is trained on
+sort of model without training (each token's teacher vector, PCA-reduced); here the table is trained on
 the teacher's sentence vectors (distilled), starting from a PCA of the teacher's token embeddings
 (`init = "teacher-layers"`, models/hf_init.py).
 """
