@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from transformer_kd import latency, session  # benchmarks/transformer_kd.py: 1-thread sessions, interleaved timing
 
 from edgedistill.hostinfo import cpu, versions
 
@@ -61,23 +62,13 @@ def model2vec(out: Path) -> tuple[Path, float | None]:
     return out, time.time() - t0
 
 
-def session(path: Path):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
 def vectors(sess, ids: np.ndarray, mask: np.ndarray, batch: int = 64) -> np.ndarray:
     """(N, D) outputs over the eval rows, each batch cut to its longest row (padding changes nothing)."""
-    out = []
-    for i in range(0, len(ids), batch):
-        m = mask[i:i + batch]
-        keep = int(np.flatnonzero(m.any(0))[-1]) + 1
-        out.append(sess.run(None, {"input_ids": ids[i:i + batch, :keep], "attention_mask": m[:, :keep]})[0])
-    return np.concatenate(out)
+    from edgedistill.bench.feeds import unpadded
+
+    spec = [{"name": n, "dims": [None, "sequence"]} for n in ("input_ids", "attention_mask")]
+    return np.concatenate([sess.run(None, unpadded({"input_ids": ids[i:i + batch], "attention_mask": mask[i:i + batch]},
+                                                   spec))[0] for i in range(0, len(ids), batch)])
 
 
 def quality(sess, ev: dict) -> dict:
@@ -85,20 +76,6 @@ def quality(sess, ev: dict) -> dict:
 
     refs = {k: v for k, v in ev.items() if k not in ("input_ids", "attention_mask", "x", "text")}
     return {k: v for k, (v, _) in evaluate("embed", vectors(sess, ev["input_ids"], ev["attention_mask"]), refs).items()}
-
-
-def latency(sessions: dict, ids: np.ndarray, mask: np.ndarray, rounds: int, warmup: int = 20) -> dict:
-    """Per file: p50 / p90 ms of batch-1 calls on held-out sentences at their own length, interleaved."""
-    names, times = list(sessions), {k: [] for k in sessions}
-    for r in range(warmup + rounds):
-        n = int(mask[r % len(ids)].sum())
-        feed = {"input_ids": ids[r % len(ids), None, :n], "attention_mask": mask[r % len(ids), None, :n]}
-        for k in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            sessions[k].run(None, feed)
-            if r >= warmup:
-                times[k].append(1000 * (time.perf_counter() - t0))
-    return {k: {"p50_ms": float(np.median(v)), "p90_ms": float(np.percentile(v, 90))} for k, v in times.items()}
 
 
 def sizes(path: Path) -> dict:
@@ -223,7 +200,7 @@ def main() -> int:
     s["model2vec"]["safetensors_bytes"] = (m2v / "model.safetensors").stat().st_size  # as model2vec ships it (fp16)
     held = ev["nn_row"].astype(bool)
     load = os.getloadavg()
-    lat = latency(sessions, ev["input_ids"][held], ev["attention_mask"][held], args.rounds)
+    lat = latency(sessions, ev["input_ids"][held], ev["attention_mask"][held], args.rounds, 20, own_length=True)
     web = {} if args.no_browser else browser(files, ev, args.browser_rows, run / "tokenizer.json", work)
     ours = "static int8"
     ctx = "contextual int8" if "contextual int8" in files else None

@@ -98,11 +98,14 @@ def predict(sess, ids: np.ndarray, mask: np.ndarray, batch: int = 32) -> np.ndar
                            for i in range(0, len(ids), batch)]).argmax(1)
 
 
-def latency(sessions: dict, ids: np.ndarray, mask: np.ndarray, rounds: int, warmup: int) -> dict:
-    """Per file: median and p90 ms of batch-1 calls, all files interleaved, order rotated each round."""
+def latency(sessions: dict, ids: np.ndarray, mask: np.ndarray, rounds: int, warmup: int,
+            own_length: bool = False) -> dict:
+    """Per file: median and p90 ms of batch-1 calls, all files interleaved, order rotated each round; each
+    row at the eval rows' length, or (`own_length`) cut to its own tokens."""
     names, times = list(sessions), {k: [] for k in sessions}
     for r in range(warmup + rounds):
-        feed = {"input_ids": ids[r % len(ids)][None], "attention_mask": mask[r % len(ids)][None]}
+        n = int(mask[r % len(ids)].sum()) if own_length else ids.shape[1]
+        feed = {"input_ids": ids[r % len(ids), None, :n], "attention_mask": mask[r % len(ids), None, :n]}
         for k in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
             sessions[k].run(None, feed)

@@ -16,9 +16,8 @@ import json
 import random
 import re
 import tempfile
-import threading
 from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -152,15 +151,10 @@ def static_server(folder: Path):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    from edgedistill.bench.chromium import serving
+
+    with serving(functools.partial(Quiet, directory=str(folder))) as url:
+        yield url
 
 
 @contextmanager

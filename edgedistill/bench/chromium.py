@@ -140,7 +140,15 @@ ORT_WEB_NUMPY = {"float32": "float32", "float64": "float64", "float16": "float16
 def serve(blobs: dict[str, bytes], isolated: bool, posted: dict | None = None):
     """Serve the page and `blobs` (URL path → bytes) on 127.0.0.1:<ephemeral>, collecting POSTed outputs in
     `posted`; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(blobs, isolated, posted))
+    with serving(_handler(blobs, isolated, posted)) as url:
+        yield url
+
+
+@contextmanager
+def serving(handler):
+    """An HTTP server on 127.0.0.1:<ephemeral> answering with `handler` (a request-handler class), in a daemon
+    thread; yields its base URL and stops it on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="edgedistill-page", daemon=True)
     thread.start()
     try:

@@ -90,9 +90,8 @@ def token_vectors(teacher, vocab: int, tokenizer, batch: int = 512) -> torch.Ten
     to every text (BERT: [CLS] t [SEP], so (V, 3) ids), in batches."""
     from ..data.text import load_tokenizer
 
-    specials = load_tokenizer(tokenizer, 8).encode("").ids  # [CLS, SEP, PAD, …] at length 8
-    mask = load_tokenizer(tokenizer, 8).encode("").attention_mask
-    head = [i for i, m in zip(specials, mask) if m]  # [CLS, SEP]: the frame with no text between
+    empty = load_tokenizer(tokenizer, 8).encode("")  # ids [CLS, SEP, PAD, …] at length 8
+    head = [i for i, m in zip(empty.ids, empty.attention_mask) if m]  # [CLS, SEP]: the frame with no text between
     ids = torch.tensor([head[:1] + [t] + head[1:] for t in range(vocab)])  # (V, 3)
     out = []
     for i in range(0, vocab, batch):
